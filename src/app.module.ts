@@ -1,0 +1,22 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { GatewayExceptionFilter } from './common/gateway-exception.filter';
+import { ConfigModule } from './config/config.module';
+import { GatewayConfig } from './config/gateway-config';
+import { HealthModule } from './health/health.module';
+import { ObservabilityModule } from './observability/observability.module';
+import { OpenFaasModule } from './openfaas/openfaas.module';
+import { ProxyModule } from './proxy/proxy.module';
+
+/** The composition root. */
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), AuthModule, OpenFaasModule, ProxyModule, HealthModule, ObservabilityModule],
+      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Every refusal the gateway makes, by stable code. The HTTP status, the RFC 6750 challenge and
+ * the GraphQL extensions.code for each are decided here and nowhere else.
+ */
+export const ERROR_CODES = {
+  missing_token: { status: 401, graphql: 'UNAUTHENTICATED', challenge: 'plain' },
+  invalid_token: { status: 401, graphql: 'UNAUTHENTICATED', challenge: 'invalid_token' },
+  keys_unavailable: { status: 503, graphql: 'KEYS_UNAVAILABLE', challenge: undefined },
+  invoke_disabled: { status: 403, graphql: 'FORBIDDEN', challenge: undefined },
+  bad_request: { status: 400, graphql: 'BAD_REQUEST', challenge: undefined },
+  not_found: { status: 404, graphql: 'NOT_FOUND', challenge: undefined },
+  upstream_unavailable: { status: 502, graphql: 'UPSTREAM_UNAVAILABLE', challenge: undefined },
+  upstream_timeout: { status: 504, graphql: 'UPSTREAM_TIMEOUT', challenge: undefined },
+  upstream_error: { status: 502, graphql: 'UPSTREAM_ERROR', challenge: undefined },
+  unavailable: { status: 503, graphql: 'UNAVAILABLE', challenge: undefined },
+  internal: { status: 500, graphql: 'INTERNAL_SERVER_ERROR', challenge: undefined },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const REALM = 'openfaas';
+
+/** A refusal with a stable code and one sentence that tells the caller what is wrong. */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly description: string,
+    /** Finer reason for metrics and diagnostics, e.g. "expired" or "unknown_kid". */
+    readonly reason: string = code,
+  ) {
+    super(description);
+    this.name = 'GatewayError';
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export interface ErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const quote = (text: string) => text.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?');
+
+/** Maps a GatewayError to the status, headers and JSON body every door of the gateway answers with. */
+export function toErrorResponse(error: GatewayError): ErrorResponse {
+  const spec = ERROR_CODES[error.code];
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (spec.challenge === 'plain') {
+    headers['www-authenticate'] = `Bearer realm="${REALM}"`;
+  } else if (spec.challenge === 'invalid_token') {
+    headers['www-authenticate'] =
+      `Bearer realm="${REALM}", error="invalid_token", error_description="${quote(error.description)}"`;
+  }
+  const body = JSON.stringify({ error: error.code, error_description: error.description });
+  headers['content-length'] = String(Buffer.byteLength(body));
+  return { status: spec.status, headers, body };
+}

@@ -1,0 +1,241 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Agent as HttpAgent, ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { pipeline } from 'node:stream';
+import { createProxyServer } from 'http-proxy';
+import { TokenVerifierService } from '../auth/token-verifier.service';
+import { VerifiedToken } from '../auth/verified-token';
+import { GatewayError, toErrorResponse } from '../common/gateway-error';
+import { GATEWAY_CONFIG } from '../config/config.module';
+import { GatewayConfig } from '../config/gateway-config';
+import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
+import { prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
+import { classifyRoute, pathProblem } from './route-class';
+
+const CTX = Symbol('proxy.ctx');
+
+/** Per-request state the proxy events need; one small object, no closures. */
+interface Exchange {
+  readonly route: RouteClass;
+  readonly caller: VerifiedToken;
+  timer: NodeJS.Timeout | undefined;
+  upstreamRequest: ClientRequest | undefined;
+  /** Set once the caller has been answered or has gone: later events must not touch the response. */
+  settled: boolean;
+}
+
+type ProxiedRequest = IncomingMessage & { [CTX]?: Exchange };
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Observers of the passthrough (metrics, access log, audit); called after each exchange ends. */
+export interface ExchangeObserver {
+  onExchange(req: IncomingMessage, res: ServerResponse, route: RouteClass, caller: VerifiedToken | undefined, error: GatewayError | undefined): void;
+}
+
+/**
+ * The REST passthrough to OpenFaaS. It sits in front of Nest's router on the public listener:
+ * `/system/*`, `/function/*` and `/async-function/*` are authenticated by the same verifier as
+ * the global guard and streamed through http-proxy without touching Nest's pipeline (no body
+ * parser, no interceptors); every other request goes on to Nest, where the global guard denies
+ * by default.
+ */
+@Injectable()
+export class ProxyService implements OnModuleDestroy {
+  private readonly logger = new Logger(ProxyService.name);
+  private readonly agent: HttpAgent;
+  private readonly proxy: ReturnType<typeof createProxyServer>;
+  private observer: ExchangeObserver | undefined;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly verifier: TokenVerifierService,
+    private readonly credentials: UpstreamCredentialsService,
+  ) {
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
+    this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.proxy = createProxyServer({
+      target: config.gatewayUrl.toString(),
+      agent: this.agent,
+      changeOrigin: true,
+      selfHandleResponse: true,
+      xfwd: false,
+      ws: false,
+    });
+    this.proxy.on('proxyReq', this.onUpstreamRequest as () => void);
+    this.proxy.on('proxyRes', this.onUpstreamResponse as () => void);
+    // Errors reach the per-call callback; this listener only keeps a stray one from crashing us.
+    this.proxy.on('error', (err: Error) => this.logger.warn(`proxy error outside an exchange: ${err.message}`));
+  }
+
+  setObserver(observer: ExchangeObserver): void {
+    this.observer = observer;
+  }
+
+  /** Puts the passthrough in front of the server's existing request handler (Nest's). */
+  attach(server: Server): void {
+    const fallback = server.listeners('request') as Listener[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!this.handle(req, res, false)) for (const listener of fallback) listener(req, res);
+    });
+    // Expect: 100-continue: authenticate before inviting the body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.handle(req, res, true)) return;
+      res.writeContinue();
+      for (const listener of fallback) listener(req, res);
+    });
+  }
+
+  /** Answers the request when it is a proxied route; returns false to hand it on. */
+  handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): boolean {
+    const url = req.url ?? '';
+    const route = classifyRoute(url);
+    if (route === undefined) return false;
+    if (route === 'function' && !this.config.allowInvoke) {
+      this.refuse(req, res, route, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
+      return true;
+    }
+    const problem = pathProblem(url);
+    if (problem) {
+      this.refuse(req, res, route, new GatewayError('bad_request', `Refused: ${problem}.`));
+      return true;
+    }
+    let verdict: VerifiedToken | Promise<VerifiedToken>;
+    try {
+      verdict = this.verifier.authenticate(req.headers.authorization);
+    } catch (err) {
+      this.refuse(req, res, route, asGatewayError(err, this.logger));
+      return true;
+    }
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (caller) => this.forward(req, res, route, caller, expectsContinue),
+        (err: unknown) => this.refuse(req, res, route, asGatewayError(err, this.logger)),
+      );
+    } else {
+      this.forward(req, res, route, verdict, expectsContinue);
+    }
+    return true;
+  }
+
+  onModuleDestroy(): void {
+    this.proxy.close();
+    this.agent.destroy();
+  }
+
+  private forward(req: ProxiedRequest, res: ServerResponse, route: RouteClass, caller: VerifiedToken, expectsContinue: boolean): void {
+    if (res.destroyed) return;
+    const exchange: Exchange = { route, caller, timer: undefined, upstreamRequest: undefined, settled: false };
+    req[CTX] = exchange;
+    prepareUpstreamHeaders(req, route, this.credentials.authorization);
+    exchange.timer = setTimeout(this.onUpstreamTimeout, this.config.upstreamTimeoutMs, req, res);
+    res.once('close', () => this.onCallerClose(req, res));
+    if (expectsContinue) res.writeContinue();
+    this.proxy.web(req, res, {}, this.onUpstreamError as never);
+  }
+
+  private readonly onUpstreamRequest = (upstreamRequest: ClientRequest, req: ProxiedRequest): void => {
+    const exchange = req[CTX];
+    if (!exchange) return;
+    exchange.upstreamRequest = upstreamRequest;
+    if (exchange.settled) upstreamRequest.destroy();
+  };
+
+  private readonly onUpstreamResponse = (upstream: IncomingMessage, req: ProxiedRequest, res: ServerResponse): void => {
+    const exchange = req[CTX];
+    if (!exchange || exchange.settled || res.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    clearTimeout(exchange.timer);
+    if (exchange.route === 'system' && upstream.statusCode === 401) {
+      upstream.destroy();
+      this.logger.error('the OpenFaaS gateway refused the admin credentials from the basic-auth secret');
+      this.settle(req, res, new GatewayError('upstream_error', "The OpenFaaS gateway refused this gateway's admin credentials; check the basic-auth secret."));
+      return;
+    }
+    exchange.settled = true;
+    // From here the upstream decides how long the response lasts (a followed log may idle for long).
+    req.socket.setTimeout(0);
+    res.writeHead(upstream.statusCode ?? 502, upstream.statusMessage, responseHeaders(upstream.headers));
+    pipeline(upstream, res, (err) => {
+      if (err) {
+        upstream.destroy();
+        res.destroy();
+      }
+      this.observer?.onExchange(req, res, exchange.route, exchange.caller, undefined);
+    });
+  };
+
+  private readonly onUpstreamTimeout = (req: ProxiedRequest, res: ServerResponse): void => {
+    const exchange = req[CTX];
+    if (!exchange || exchange.settled) return;
+    exchange.upstreamRequest?.destroy();
+    this.settle(req, res, new GatewayError('upstream_timeout', `The OpenFaaS gateway did not answer within ${this.config.upstreamTimeoutMs / 1000}s (upstream_timeout).`));
+  };
+
+  private readonly onUpstreamError = (err: NodeJS.ErrnoException, req: ProxiedRequest, res: ServerResponse): void => {
+    const exchange = req[CTX];
+    if (!exchange || exchange.settled) return;
+    exchange.upstreamRequest?.destroy();
+    if (res.headersSent) {
+      exchange.settled = true;
+      res.destroy();
+      return;
+    }
+    this.logger.warn(`upstream request ${req.method} ${req.url?.split('?')[0]} failed: ${err.code ?? err.message}`);
+    this.settle(req, res, new GatewayError('upstream_unavailable', 'The OpenFaaS gateway could not be reached.'));
+  };
+
+  private onCallerClose(req: ProxiedRequest, res: ServerResponse): void {
+    const exchange = req[CTX];
+    if (!exchange) return;
+    clearTimeout(exchange.timer);
+    if (!res.writableFinished) {
+      // The caller went away mid-upload or mid-download: free the upstream request and socket.
+      exchange.upstreamRequest?.destroy();
+      if (!exchange.settled) {
+        exchange.settled = true;
+        this.observer?.onExchange(req, res, exchange.route, exchange.caller, undefined);
+      }
+    }
+  }
+
+  private settle(req: ProxiedRequest, res: ServerResponse, error: GatewayError): void {
+    const exchange = req[CTX];
+    if (exchange) {
+      clearTimeout(exchange.timer);
+      exchange.settled = true;
+    }
+    this.send(req, res, error);
+    this.observer?.onExchange(req, res, exchange?.route ?? 'system', exchange?.caller, error);
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, route: RouteClass, error: GatewayError): void {
+    this.send(req, res, error);
+    this.observer?.onExchange(req, res, route, undefined, error);
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, error: GatewayError): void {
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const { status, headers, body } = toErrorResponse(error);
+    // An unread request body cannot be skipped on a kept-alive connection.
+    if (hasBody(req) && !req.complete) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function asGatewayError(err: unknown, logger: Logger): GatewayError {
+  if (err instanceof GatewayError) return err;
+  logger.error(`unexpected failure while authenticating: ${(err as Error)?.stack ?? String(err)}`);
+  return new GatewayError('unavailable', 'The gateway could not check this token right now; try again.');
+}

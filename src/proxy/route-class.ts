@@ -1,0 +1,26 @@
+import { RouteClass } from './forwarding-headers';
+
+/** Which proxied route a request target belongs to, or undefined when it is not proxied. */
+export function classifyRoute(url: string): RouteClass | undefined {
+  if (url.startsWith('/system/')) return 'system';
+  if (url.startsWith('/function/') || url.startsWith('/async-function/')) return 'function';
+  return undefined;
+}
+
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+
+/**
+ * Refuses paths that a server behind us might resolve to another route than the one we
+ * authorized: dot segments (also percent-encoded), backslashes, empty segments, NUL.
+ */
+export function pathProblem(url: string): string | undefined {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (path.includes('//') || path.includes('\\') || /%(?:5c|00)/i.test(path)) {
+    return 'the path must not contain empty segments, backslashes or NUL';
+  }
+  if (DOT_SEGMENT.test(path.replace(/%2e/gi, '.'))) {
+    return 'the path must not contain . or .. segments';
+  }
+  return undefined;
+}
