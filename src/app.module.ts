@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { ConfigModule } from './config/config.module';
@@ -15,7 +16,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, OpenFaasModule, ProxyModule, HealthModule, ObservabilityModule],
+      imports: [ConfigModule.forRoot(config), AuthModule, OpenFaasModule, ProxyModule, HealthModule, AdminModule, ObservabilityModule],
       providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
     };
   }

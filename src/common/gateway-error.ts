@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   invoke_disabled: { status: 403, graphql: 'FORBIDDEN', challenge: undefined },
   bad_request: { status: 400, graphql: 'BAD_REQUEST', challenge: undefined },
   not_found: { status: 404, graphql: 'NOT_FOUND', challenge: undefined },
+  method_not_allowed: { status: 405, graphql: 'BAD_REQUEST', challenge: undefined },
+  payload_too_large: { status: 413, graphql: 'BAD_REQUEST', challenge: undefined },
   upstream_unavailable: { status: 502, graphql: 'UPSTREAM_UNAVAILABLE', challenge: undefined },
   upstream_timeout: { status: 504, graphql: 'UPSTREAM_TIMEOUT', challenge: undefined },
   upstream_error: { status: 502, graphql: 'UPSTREAM_ERROR', challenge: undefined },

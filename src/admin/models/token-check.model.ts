@@ -1,0 +1,15 @@
+import { Field, ObjectType } from '@nestjs/graphql';
+
+@ObjectType('TokenCheck', { description: 'One check the gateway runs on every token.' })
+export class TokenCheck {
+  @Field(() => String, {
+    description: 'format, algorithm, header, issuer, audience, expiry, not_before, issued_at, key or signature.',
+  })
+  name!: string;
+
+  @Field(() => Boolean)
+  passed!: boolean;
+
+  @Field(() => String, { description: 'What was found, in words an operator can act on.' })
+  detail!: string;
+}

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { TokenVerifierService } from '../auth/token-verifier.service';
+import { TokenDiagnostics } from './models/token-diagnostics.model';
+
+const CLIENT_CLAIMS = ['azp', 'client_id', 'appid', 'cid'];
+
+@Injectable()
+export class TokenDiagnosticsService {
+  constructor(private readonly verifier: TokenVerifierService) {}
+
+  /** The same verifier as the REST path, with every check run and reported. */
+  async diagnose(token: string): Promise<TokenDiagnostics> {
+    const diagnosis = await this.verifier.diagnose(token.trim());
+    const claims = diagnosis.claims ?? {};
+    const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp : undefined;
+    const aud = claims.aud;
+    const client = CLIENT_CLAIMS.map((c) => claims[c]).find((v): v is string => typeof v === 'string');
+    return {
+      valid: diagnosis.valid,
+      reason: diagnosis.reason ?? null,
+      description: diagnosis.description ?? null,
+      checks: diagnosis.checks.map((c) => ({ ...c })),
+      subject: typeof claims.sub === 'string' ? claims.sub : null,
+      clientId: client ?? null,
+      issuer: typeof claims.iss === 'string' ? claims.iss : null,
+      audiences: (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string'),
+      expiresAt: exp === undefined ? null : new Date(exp * 1000),
+      expiresInSeconds: exp === undefined ? null : Math.round(exp - Date.now() / 1000),
+      header: diagnosis.header ? { ...diagnosis.header } : null,
+      claims: diagnosis.claims ? { ...diagnosis.claims } : null,
+    };
+  }
+}
