@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
@@ -13,10 +14,10 @@ import { ProxyModule } from './proxy/proxy.module';
 /** The composition root. */
 @Module({})
 export class AppModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  static forRoot(config: GatewayConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, OpenFaasModule, ProxyModule, HealthModule, AdminModule, ObservabilityModule],
+      imports: [ConfigModule.forRoot(config), AuthModule, OpenFaasModule, ProxyModule, HealthModule, AdminModule, ObservabilityModule.forRoot(logger)],
       providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
     };
   }

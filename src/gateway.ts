@@ -1,9 +1,11 @@
-import { INestApplication, Logger, LoggerService, LogLevel } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { GatewayConfig } from './config/gateway-config';
+import type { DestinationStream } from 'pino';
+import { createLogger, PinoNestLogger } from './observability/logger';
 import { MetricsServer } from './observability/metrics-server';
 import { ProxyService } from './proxy/proxy.service';
 
@@ -18,7 +20,10 @@ export interface RunningGateway {
 
 export interface StartOptions {
   host?: string;
-  logger?: LoggerService | LogLevel[] | false;
+  /** Where log lines go (default stdout); tests pass a stream to read them. */
+  logDestination?: DestinationStream;
+  /** No logging at all. */
+  silent?: boolean;
 }
 
 /**
@@ -26,9 +31,11 @@ export interface StartOptions {
  * main.ts and the end-to-end tests both start it through here.
  */
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
-  const app = await NestFactory.create(AppModule.forRoot(config), {
+  const logger = createLogger({ encoding: config.logEncoding, debug: config.debug }, options.logDestination);
+  if (options.silent) logger.level = 'silent';
+  const app = await NestFactory.create(AppModule.forRoot(config, logger), {
     bodyParser: false,
-    logger: options.logger ?? (config.debug ? ['error', 'warn', 'log', 'debug', 'verbose'] : ['error', 'warn', 'log']),
+    logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
   app.getHttpAdapter().getInstance().disable('x-powered-by');

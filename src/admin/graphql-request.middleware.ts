@@ -3,6 +3,7 @@ import { json } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenVerifierService } from '../auth/token-verifier.service';
 import { GatewayError, toErrorResponse } from '../common/gateway-error';
+import { setCaller, setFailure } from '../common/request-context';
 
 /** Largest accepted /graphql request body; the proxied routes are never parsed at all. */
 export const GRAPHQL_BODY_LIMIT = '64kb';
@@ -30,18 +31,21 @@ export class GraphqlRequestMiddleware implements NestMiddleware {
       return send(req, res, err as GatewayError);
     }
     Promise.resolve(verdict).then(
-      () =>
-        this.parse(req as never, res as never, (err?: { type?: string; status?: number }) => {
+      (caller) => {
+        setCaller(req, caller);
+        this.parse(req as never, res as never, (err?: { type?: string }) => {
           if (!err) return next();
           const tooLarge = err.type === 'entity.too.large';
           send(req, res, new GatewayError(tooLarge ? 'payload_too_large' : 'bad_request', tooLarge ? `The GraphQL request body is larger than ${GRAPHQL_BODY_LIMIT}.` : 'The GraphQL request body is not valid JSON.'));
-        }),
+        });
+      },
       (err: unknown) => send(req, res, err instanceof GatewayError ? err : new GatewayError('unavailable', 'The gateway could not check this token right now; try again.')),
     );
   }
 }
 
 function send(req: IncomingMessage, res: ServerResponse, error: GatewayError): void {
+  setFailure(req, error);
   const { status, headers, body } = toErrorResponse(error);
   if (!req.complete) headers.connection = 'close';
   res.writeHead(status, headers);

@@ -4,7 +4,13 @@ export interface FetchLimits {
   maxBytes: number;
 }
 
-export const IDP_FETCH_LIMITS: FetchLimits = { timeoutMs: 5_000, maxBytes: 512 * 1024 };
+export const IDP_FETCH_LIMITS: FetchLimits = Object.freeze({ timeoutMs: 5_000, maxBytes: 512 * 1024 });
+
+/**
+ * Injection token for other limits than IDP_FETCH_LIMITS (tests of slow or huge identity-provider
+ * responses); nothing provides it in the running gateway, so the defaults apply.
+ */
+export const IDP_FETCH_LIMITS_TOKEN = Symbol('IDP_FETCH_LIMITS');
 
 /**
  * GETs a JSON document with a hard timeout over the whole exchange and a cap on the body size,

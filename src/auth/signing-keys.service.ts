@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { JwksClient } from 'jwks-rsa';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
-import { fetchJson } from './bounded-fetch';
+import { fetchJson, FetchLimits, IDP_FETCH_LIMITS, IDP_FETCH_LIMITS_TOKEN } from './bounded-fetch';
 
 /** A public key from the issuer's JWKS, ready for signature checks. */
 export interface SigningKey {
@@ -60,7 +60,10 @@ export class SigningKeysService implements OnModuleDestroy {
   private stopped = false;
   private readonly listeners = new Set<(status: KeyStoreStatus) => void>();
 
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Optional() @Inject(IDP_FETCH_LIMITS_TOKEN) private readonly fetchLimits: FetchLimits = IDP_FETCH_LIMITS,
+  ) {
     this.jwksUri = config.jwksUrl;
   }
 
@@ -214,7 +217,7 @@ export class SigningKeysService implements OnModuleDestroy {
       cache: false,
       rateLimit: false,
       fetcher: async (uri: string) => {
-        const body = await fetchJson(uri);
+        const body = await fetchJson(uri, this.fetchLimits);
         if (!isObject(body) || !Array.isArray(body.keys)) {
           throw new Error(`${uri} is not a JWKS (no "keys" array)`);
         }
@@ -226,7 +229,7 @@ export class SigningKeysService implements OnModuleDestroy {
 
   private async discoverJwksUri(): Promise<string> {
     const url = this.config.issuer.replace(/\/+$/, '') + DISCOVERY_PATH;
-    const document = await fetchJson(url);
+    const document = await fetchJson(url, this.fetchLimits);
     if (!isObject(document)) {
       throw new Error(`${url} is not an OpenID Provider configuration`);
     }

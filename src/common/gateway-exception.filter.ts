@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, GatewayError, toErrorResponse } from './gateway-error';
+import { setFailure } from './request-context';
 
 const BY_STATUS: Record<number, ErrorCode> = { 400: 'bad_request', 401: 'invalid_token', 403: 'invoke_disabled', 404: 'not_found', 413: 'bad_request', 415: 'bad_request' };
 
@@ -27,6 +28,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<IncomingMessage>();
     const res = http.getResponse<ServerResponse>();
     const error = toGatewayError(exception, req, this.logger);
+    setFailure(req, error);
     if (res.headersSent) {
       res.destroy();
       return undefined;

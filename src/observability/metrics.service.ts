@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Inject, Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SigningKeysService } from '../auth/signing-keys.service';
+import { TokenVerifierService } from '../auth/token-verifier.service';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -10,5 +12,104 @@ export function createRegistry(): Registry {
   return registry;
 }
 
+export type RouteLabel = 'system' | 'function' | 'graphql' | 'health' | 'other';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The gateway's Prometheus metrics. Labels come from small fixed sets (route class, method,
+ * status, failure reason): never a token, a subject, a path or a secret.
+ */
 @Injectable()
-export class MetricsService {}
+export class MetricsService {
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly upstreamLatency: Histogram<'route'>;
+  private readonly authFailures: Counter<'reason'>;
+  private readonly jwksFetches: Counter<'outcome'>;
+  private readonly auditDropped: Counter;
+
+  constructor(
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    keys: SigningKeysService,
+    verifier: TokenVerifierService,
+  ) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'gateway_http_requests_total',
+      help: 'Requests answered on the public port, by route class, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'gateway_upstream_response_seconds',
+      help: 'Time until the OpenFaaS gateway sent response headers, by route class.',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Requests refused for their credentials, by reason (expired, wrong_audience, unknown_kid, ...).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.jwksFetches = new Counter({
+      name: 'gateway_jwks_fetches_total',
+      help: 'Signing key (discovery + JWKS) fetches, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.auditDropped = new Counter({
+      name: 'gateway_audit_webhook_dropped_total',
+      help: 'Audit events not delivered to the webhook (queue full or delivery failed); they are still in the log.',
+      registers,
+    });
+    new Gauge({
+      name: 'gateway_signing_keys',
+      help: 'Signing keys currently held from the issuer.',
+      registers,
+      collect() {
+        this.set(keys.status().keys.length);
+      },
+    });
+    new Gauge({
+      name: 'gateway_signing_keys_last_refresh_timestamp_seconds',
+      help: 'When the signing keys were last fetched successfully (0 = never).',
+      registers,
+      collect() {
+        this.set((keys.status().lastRefreshedAt?.getTime() ?? 0) / 1000);
+      },
+    });
+    for (const [name, help, pick] of [
+      ['gateway_token_cache_hits_total', 'Requests whose token was found in the verified-token cache.', 'hits'],
+      ['gateway_token_cache_misses_total', 'Requests whose token needed full verification.', 'misses'],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(verifier.cacheStats[pick]);
+        },
+      });
+    }
+    keys.onFetch((status) => this.jwksFetches.inc({ outcome: status.lastError ? 'failure' : 'success' }));
+  }
+
+  request(route: RouteLabel, method: string | undefined, status: number): void {
+    this.requests.inc({ route, method: method && METHODS.has(method) ? method : 'other', status: String(status) });
+  }
+
+  upstreamResponded(route: RouteLabel, seconds: number): void {
+    this.upstreamLatency.observe({ route }, seconds);
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.inc({ reason });
+  }
+
+  auditDrop(): void {
+    this.auditDropped.inc();
+  }
+}

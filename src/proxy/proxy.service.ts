@@ -8,6 +8,8 @@ import { VerifiedToken } from '../auth/verified-token';
 import { GatewayError, toErrorResponse } from '../common/gateway-error';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
+import { setCaller, setFailure } from '../common/request-context';
+import { RequestTracker } from '../observability/request-tracker.service';
 import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
 import { prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
@@ -17,7 +19,6 @@ const CTX = Symbol('proxy.ctx');
 /** Per-request state the proxy events need; one small object, no closures. */
 interface Exchange {
   readonly route: RouteClass;
-  readonly caller: VerifiedToken;
   timer: NodeJS.Timeout | undefined;
   upstreamRequest: ClientRequest | undefined;
   /** Set once the caller has been answered or has gone: later events must not touch the response. */
@@ -26,11 +27,6 @@ interface Exchange {
 
 type ProxiedRequest = IncomingMessage & { [CTX]?: Exchange };
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** Observers of the passthrough (metrics, access log, audit); called after each exchange ends. */
-export interface ExchangeObserver {
-  onExchange(req: IncomingMessage, res: ServerResponse, route: RouteClass, caller: VerifiedToken | undefined, error: GatewayError | undefined): void;
-}
 
 /**
  * The REST passthrough to OpenFaaS. It sits in front of Nest's router on the public listener:
@@ -44,12 +40,12 @@ export class ProxyService implements OnModuleDestroy {
   private readonly logger = new Logger(ProxyService.name);
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
-  private observer: ExchangeObserver | undefined;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly verifier: TokenVerifierService,
     private readonly credentials: UpstreamCredentialsService,
+    private readonly tracker: RequestTracker,
   ) {
     const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
     this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
@@ -67,19 +63,17 @@ export class ProxyService implements OnModuleDestroy {
     this.proxy.on('error', (err: Error) => this.logger.warn(`proxy error outside an exchange: ${err.message}`));
   }
 
-  setObserver(observer: ExchangeObserver): void {
-    this.observer = observer;
-  }
-
   /** Puts the passthrough in front of the server's existing request handler (Nest's). */
   attach(server: Server): void {
     const fallback = server.listeners('request') as Listener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.tracker.begin(req, res);
       if (!this.handle(req, res, false)) for (const listener of fallback) listener(req, res);
     });
     // Expect: 100-continue: authenticate before inviting the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      this.tracker.begin(req, res);
       if (this.handle(req, res, true)) return;
       res.writeContinue();
       for (const listener of fallback) listener(req, res);
@@ -92,25 +86,25 @@ export class ProxyService implements OnModuleDestroy {
     const route = classifyRoute(url);
     if (route === undefined) return false;
     if (route === 'function' && !this.config.allowInvoke) {
-      this.refuse(req, res, route, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
+      this.send(req, res, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
       return true;
     }
     const problem = pathProblem(url);
     if (problem) {
-      this.refuse(req, res, route, new GatewayError('bad_request', `Refused: ${problem}.`));
+      this.send(req, res, new GatewayError('bad_request', `Refused: ${problem}.`));
       return true;
     }
     let verdict: VerifiedToken | Promise<VerifiedToken>;
     try {
       verdict = this.verifier.authenticate(req.headers.authorization);
     } catch (err) {
-      this.refuse(req, res, route, asGatewayError(err, this.logger));
+      this.send(req, res, asGatewayError(err, this.logger));
       return true;
     }
     if (verdict instanceof Promise) {
       verdict.then(
         (caller) => this.forward(req, res, route, caller, expectsContinue),
-        (err: unknown) => this.refuse(req, res, route, asGatewayError(err, this.logger)),
+        (err: unknown) => this.send(req, res, asGatewayError(err, this.logger)),
       );
     } else {
       this.forward(req, res, route, verdict, expectsContinue);
@@ -125,13 +119,16 @@ export class ProxyService implements OnModuleDestroy {
 
   private forward(req: ProxiedRequest, res: ServerResponse, route: RouteClass, caller: VerifiedToken, expectsContinue: boolean): void {
     if (res.destroyed) return;
-    const exchange: Exchange = { route, caller, timer: undefined, upstreamRequest: undefined, settled: false };
+    const exchange: Exchange = { route, timer: undefined, upstreamRequest: undefined, settled: false };
     req[CTX] = exchange;
+    setCaller(req, caller);
     prepareUpstreamHeaders(req, route, this.credentials.authorization);
     exchange.timer = setTimeout(this.onUpstreamTimeout, this.config.upstreamTimeoutMs, req, res);
     res.once('close', () => this.onCallerClose(req, res));
     if (expectsContinue) res.writeContinue();
     this.proxy.web(req, res, {}, this.onUpstreamError as never);
+    // After http-proxy has piped the body, so that looking at it cannot start the flow early.
+    this.tracker.forwarded(req);
   }
 
   private readonly onUpstreamRequest = (upstreamRequest: ClientRequest, req: ProxiedRequest): void => {
@@ -148,6 +145,7 @@ export class ProxyService implements OnModuleDestroy {
       return;
     }
     clearTimeout(exchange.timer);
+    this.tracker.upstreamResponded(req);
     if (exchange.route === 'system' && upstream.statusCode === 401) {
       upstream.destroy();
       this.logger.error('the OpenFaaS gateway refused the admin credentials from the basic-auth secret');
@@ -163,7 +161,6 @@ export class ProxyService implements OnModuleDestroy {
         upstream.destroy();
         res.destroy();
       }
-      this.observer?.onExchange(req, res, exchange.route, exchange.caller, undefined);
     });
   };
 
@@ -194,10 +191,7 @@ export class ProxyService implements OnModuleDestroy {
     if (!res.writableFinished) {
       // The caller went away mid-upload or mid-download: free the upstream request and socket.
       exchange.upstreamRequest?.destroy();
-      if (!exchange.settled) {
-        exchange.settled = true;
-        this.observer?.onExchange(req, res, exchange.route, exchange.caller, undefined);
-      }
+      exchange.settled = true;
     }
   }
 
@@ -208,15 +202,10 @@ export class ProxyService implements OnModuleDestroy {
       exchange.settled = true;
     }
     this.send(req, res, error);
-    this.observer?.onExchange(req, res, exchange?.route ?? 'system', exchange?.caller, error);
-  }
-
-  private refuse(req: IncomingMessage, res: ServerResponse, route: RouteClass, error: GatewayError): void {
-    this.send(req, res, error);
-    this.observer?.onExchange(req, res, route, undefined, error);
   }
 
   private send(req: IncomingMessage, res: ServerResponse, error: GatewayError): void {
+    setFailure(req, error);
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;

@@ -50,7 +50,7 @@ export class Harness {
       shutdown_timeout: '2s',
       ...options.env,
     });
-    const gateway = await startGateway(config, { host: '127.0.0.1', logger: process.env.GATEWAY_TEST_LOGS ? undefined : false });
+    const gateway = await startGateway(config, { host: '127.0.0.1', silent: !process.env.GATEWAY_TEST_LOGS });
     const harness = new Harness(idp, openfaas, gateway, config, secretsDir);
     if (!options.noWaitForKeys) await harness.keys.start();
     return harness;

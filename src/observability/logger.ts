@@ -1,0 +1,96 @@
+import { LoggerService } from '@nestjs/common';
+import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
+
+/** Field names that must never be logged with their values. */
+const REDACT = [
+  'authorization',
+  'password',
+  'token',
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.authorization',
+  '*.password',
+  '*.token',
+];
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const OMIT = new Set(['level', 'time', 'msg', 'context', 'pid', 'hostname']);
+
+/** One readable line per record: time, level, [context], message, then key=value pairs. */
+export function consoleLine(record: Record<string, unknown>): string {
+  const time = new Date(record.time as number).toISOString();
+  const level = (LEVEL_NAMES[record.level as number] ?? String(record.level)).padEnd(5);
+  const context = record.context ? ` [${String(record.context)}]` : '';
+  const pairs = Object.entries(record)
+    .filter(([key, value]) => !OMIT.has(key) && value !== undefined)
+    .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `${time} ${level}${context} ${String(record.msg ?? '')}${pairs ? ` ${pairs}` : ''}\n`;
+}
+
+export interface LogSettings {
+  encoding: 'console' | 'json';
+  debug: boolean;
+}
+
+/**
+ * The process logger: pino, one JSON object per line (log_encoding=json), or the same records as
+ * readable lines (console). Known secret-bearing fields are redacted wherever they appear.
+ */
+export function createLogger(settings: LogSettings, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level: settings.debug ? 'debug' : 'info',
+    base: undefined,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    formatters: { level: (_label, number) => ({ level: number }) },
+  };
+  if (settings.encoding === 'json') {
+    return pino({ ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, destination ?? pino.destination({ sync: false }));
+  }
+  const out = destination ?? pino.destination({ sync: false });
+  return pino(options, {
+    write(line: string) {
+      out.write(consoleLine(JSON.parse(line) as Record<string, unknown>));
+    },
+  });
+}
+
+/** Nest's logger interface over pino, so framework and gateway logs share one stream and format. */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+
+  log(message: unknown, context?: string): void {
+    this.write('info', message, context);
+  }
+
+  error(message: unknown, stackOrContext?: string, context?: string): void {
+    const hasStack = context !== undefined;
+    this.logger.error({ context: hasStack ? context : stackOrContext, ...(hasStack && stackOrContext ? { stack: stackOrContext } : {}) }, text(message));
+  }
+
+  warn(message: unknown, context?: string): void {
+    this.write('warn', message, context);
+  }
+
+  debug(message: unknown, context?: string): void {
+    this.write('debug', message, context);
+  }
+
+  verbose(message: unknown, context?: string): void {
+    this.write('trace', message, context);
+  }
+
+  fatal(message: unknown, context?: string): void {
+    this.write('fatal', message, context);
+  }
+
+  private write(level: 'info' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, context?: string): void {
+    this.logger[level]({ context }, text(message));
+  }
+}
+
+function text(message: unknown): string {
+  if (typeof message === 'string') return message;
+  if (message instanceof Error) return message.message;
+  return JSON.stringify(message);
+}
