@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { Logger } from '@nestjs/common';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, GatewayError } from '../common/gateway-error';
 
 const logger = new Logger('GraphQL');
@@ -18,7 +18,9 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
       extensions: { code: ERROR_CODES[original.code].graphql, reason: original.reason },
     };
   }
-  const code = (formatted.extensions?.code as string | undefined) ?? 'INTERNAL_SERVER_ERROR';
+  // Apollo wraps validation errors in its own, overwriting the code a rule gave; keep the rule's.
+  const ruleCode = original instanceof GraphQLError ? original.originalError instanceof GraphQLError ? original.originalError.extensions?.code : undefined : undefined;
+  const code = (typeof ruleCode === 'string' ? ruleCode : (formatted.extensions?.code as string | undefined)) ?? 'INTERNAL_SERVER_ERROR';
   if (code === 'INTERNAL_SERVER_ERROR') {
     logger.error(`resolver failed: ${(original as Error)?.stack ?? String(original)}`);
     return { message: 'The gateway failed to resolve this field.', path: formatted.path, extensions: { code } };

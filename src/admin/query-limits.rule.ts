@@ -8,6 +8,7 @@ export interface QueryLimits {
 /**
  * Refuses operations nested deeper than maxDepth or selecting more than maxFields fields in
  * all (aliases and fragments counted where they are spread), before anything executes.
+ * Introspection fields are not counted.
  */
 export function queryLimitsRule({ maxDepth, maxFields }: QueryLimits): ValidationRule {
   return (context: ValidationContext) => {
@@ -22,6 +23,9 @@ export function queryLimitsRule({ maxDepth, maxFields }: QueryLimits): Validatio
         const walk = (set: SelectionSetNode, depth: number, seen: Set<string>): void => {
           for (const selection of set.selections) {
             if (selection.kind === Kind.FIELD) {
+              // Introspection (__schema, __type) is bounded by the schema itself and is only on
+              // when graphql_introspection allows it: the standard query is deep, not costly.
+              if (selection.name.value === '__schema' || selection.name.value === '__type') continue;
               fields++;
               deepest = Math.max(deepest, depth);
               if (selection.selectionSet && depth < maxDepth + 1 && fields <= maxFields) walk(selection.selectionSet, depth + 1, seen);

@@ -60,7 +60,9 @@ export function toErrorResponse(error: GatewayError): ErrorResponse {
     headers['www-authenticate'] =
       `Bearer realm="${REALM}", error="invalid_token", error_description="${quote(error.description)}"`;
   }
-  const body = JSON.stringify({ error: error.code, error_description: error.description });
+  // faas-cli prints a 403's body verbatim: there it is the sentence alone.
+  const body = error.code === 'invoke_disabled' ? `${error.description}\n` : JSON.stringify({ error: error.code, error_description: error.description });
+  if (error.code === 'invoke_disabled') headers['content-type'] = 'text/plain; charset=utf-8';
   headers['content-length'] = String(Buffer.byteLength(body));
   return { status: spec.status, headers, body };
 }

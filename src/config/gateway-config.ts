@@ -88,7 +88,8 @@ const port = (fallback: number) =>
   optionalText.transform((v, ctx) => {
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1 || n > 65535) {
+    // 0 asks the system for a free port (tests and the benchmark use it).
+    if (!/^\d+$/.test(v) || n > 65535) {
       ctx.addIssue({ code: 'custom', message: `"${v}" is not a TCP port; use a whole number from 1 to 65535` });
       return z.NEVER;
     }
@@ -157,7 +158,12 @@ const schema = z.object({
   ),
   issuer: required('set it to the OIDC issuer URL, e.g. https://keycloak.example.com/realms/vendor').pipe(
     z.string().transform((v, ctx) => {
-      const url = httpUrl('set it to the OIDC issuer URL exactly as tokens carry it in "iss"').parse(v);
+      const parsed = httpUrl('set it to the OIDC issuer URL exactly as tokens carry it in "iss"').safeParse(v);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+        return z.NEVER;
+      }
+      const url = parsed.data;
       if (url.search || url.hash) {
         ctx.addIssue({ code: 'custom', message: `"${v}" must not carry a query or fragment` });
         return z.NEVER;

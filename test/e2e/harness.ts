@@ -40,20 +40,29 @@ export class Harness {
     const secretsDir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
     writeFileSync(join(secretsDir, 'basic-auth-user'), `${ADMIN_USER}\n`);
     writeFileSync(join(secretsDir, 'basic-auth-password'), `${ADMIN_PASSWORD}\n`);
-    const config = loadConfig({
-      port: '0',
-      metrics_port: '0',
-      issuer: options.issuer ?? idp.issuer,
-      audience: AUDIENCE,
-      gateway_url: openfaas.url,
-      secret_mount_path: secretsDir,
-      shutdown_timeout: '2s',
-      ...options.env,
-    });
-    const gateway = await startGateway(config, { host: '127.0.0.1', silent: !process.env.GATEWAY_TEST_LOGS });
-    const harness = new Harness(idp, openfaas, gateway, config, secretsDir);
-    if (!options.noWaitForKeys) await harness.keys.start();
-    return harness;
+    let gateway: RunningGateway | undefined;
+    try {
+      const config = loadConfig({
+        port: '0',
+        metrics_port: '0',
+        issuer: options.issuer ?? idp.issuer,
+        audience: AUDIENCE,
+        gateway_url: openfaas.url,
+        secret_mount_path: secretsDir,
+        shutdown_timeout: '2s',
+        ...options.env,
+      });
+      gateway = await startGateway(config, { host: '127.0.0.1', silent: !process.env.GATEWAY_TEST_LOGS });
+      const harness = new Harness(idp, openfaas, gateway, config, secretsDir);
+      if (!options.noWaitForKeys) await harness.keys.start();
+      return harness;
+    } catch (err) {
+      // A suite whose harness failed must still exit: free what was started.
+      await gateway?.close();
+      await Promise.all([idp.close(), openfaas.close()]);
+      rmSync(secretsDir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   get url(): string {
