@@ -86,7 +86,8 @@ export class TokenVerifierService {
   /** Authenticates an Authorization header: a cached verdict at once, else a full verification. */
   authenticate(authorization: string | undefined): VerifiedToken | Promise<VerifiedToken> {
     const token = extractBearerToken(authorization);
-    return this.cached(token) ?? this.verify(token);
+    const hash = TokenCache.keyOf(token);
+    return this.cached(token, hash) ?? this.verifyUncached(token, hash);
   }
 
   /** A token verified earlier and still good, or undefined: no signature work. */
@@ -97,8 +98,11 @@ export class TokenVerifierService {
   /** Verifies a token; throws a GatewayError whose description names the failed check. */
   async verify(token: string): Promise<VerifiedToken> {
     const hash = TokenCache.keyOf(token);
-    const hit = this.cached(token, hash);
-    if (hit) return hit;
+    return this.cached(token, hash) ?? this.verifyUncached(token, hash);
+  }
+
+  /** The full verification after a cache miss (looked up once, so each call counts one hit or one miss). */
+  private async verifyUncached(token: string, hash: string): Promise<VerifiedToken> {
     const { failure, decoded, key } = await this.inspect(token, false);
     if (failure || !decoded || !key) {
       const reason = failure?.reason ?? 'malformed';

@@ -29,7 +29,7 @@ export function auditActionOf(method: string | undefined, url: string): AuditAct
     return { action: `Secret:${verb}`, nameFromPath: undefined, bodyFields: ['name'] };
   }
   if (method === 'POST' && path.startsWith('/system/scale-function/')) {
-    return { action: 'Function:Scale', nameFromPath: decodeSafe(path.slice('/system/scale-function/'.length)), bodyFields: undefined };
+    return { action: 'Function:Scale', nameFromPath: decodeSafe(path.slice('/system/scale-function/'.length)), bodyFields: ['serviceName'] };
   }
   if (path.startsWith('/system/namespace/')) {
     return { action: `Namespace:${verb}`, nameFromPath: decodeSafe(path.slice('/system/namespace/'.length)), bodyFields: undefined };

@@ -86,7 +86,9 @@ export class AuditService implements OnModuleDestroy {
     }
     const { query: _query, ...rest } = details;
     const event: AuditEvent = { event: 'audit', time: new Date().toISOString(), action: action.action, target, namespace, ...rest };
-    this.logger.info(event, `audit ${event.action} ${target ?? ''} ${event.outcome}`.replace(/ +/g, ' '));
+    // The log line carries pino's own time; the webhook body carries the event's.
+    const { time: _time, ...logged } = event;
+    this.logger.info(logged, `audit ${event.action} ${target ?? ''} ${event.outcome}`.replace(/ +/g, ' '));
     if (this.config.auditWebhookUrl) this.enqueue(JSON.stringify(event));
   }
 

@@ -1,17 +1,24 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
 
-/** Field names that must never be logged with their values. */
-const REDACT = [
-  'authorization',
-  'password',
-  'token',
-  'req.headers.authorization',
-  'headers.authorization',
-  '*.authorization',
-  '*.password',
-  '*.token',
-];
+/** Field names that must never be logged with their values, at any depth. */
+const SECRET_FIELDS = new Set(['authorization', 'password', 'token', 'secret', 'cookie', 'proxy-authorization']);
+const CENSOR = '[redacted]';
+
+/** A copy of a log record with every secret-named field censored, however deep it sits. */
+export function redactDeep(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null || depth > 8) return value;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const next = SECRET_FIELDS.has(key.toLowerCase()) ? CENSOR : redactDeep(inner, depth + 1);
+    if (next !== inner) {
+      copy ??= { ...(value as Record<string, unknown>) };
+      copy[key] = next;
+    }
+  }
+  return copy ?? value;
+}
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const OMIT = new Set(['level', 'time', 'msg', 'context', 'pid', 'hostname']);
@@ -25,7 +32,8 @@ export function consoleLine(record: Record<string, unknown>): string {
     .filter(([key, value]) => !OMIT.has(key) && value !== undefined)
     .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
     .join(' ');
-  return `${time} ${level}${context} ${String(record.msg ?? '')}${pairs ? ` ${pairs}` : ''}\n`;
+  const message = String(record.msg ?? '').replace(/\r?\n/g, '\\n');
+  return `${time} ${level}${context} ${message}${pairs ? ` ${pairs}` : ''}\n`;
 }
 
 export interface LogSettings {
@@ -41,11 +49,13 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
   const options: LoggerOptions = {
     level: settings.debug ? 'debug' : 'info',
     base: undefined,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    formatters: { level: (_label, number) => ({ level: number }) },
+    formatters: { level: (_label, number) => ({ level: number }), log: (record) => redactDeep(record) as Record<string, unknown> },
   };
   if (settings.encoding === 'json') {
-    return pino({ ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, destination ?? pino.destination({ sync: false }));
+    return pino(
+      { ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { ...options.formatters, level: (label) => ({ level: label }) } },
+      destination ?? pino.destination({ sync: false }),
+    );
   }
   const out = destination ?? pino.destination({ sync: false });
   return pino(options, {
@@ -85,8 +95,17 @@ export class PinoNestLogger implements LoggerService {
   }
 
   private write(level: 'info' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, context?: string): void {
-    this.logger[level]({ context }, text(message));
+    if (isPlainObject(message)) {
+      // Fields, not a string, so that redaction sees them.
+      this.logger[level]({ context, ...message });
+    } else {
+      this.logger[level]({ context }, text(message));
+    }
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Error);
 }
 
 function text(message: unknown): string {

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
 import { GatewayConfig, loadConfig } from '../../src/config/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway';
 import { TestIdentityProvider } from '../support/identity-provider';
-import { OpenFaasStandIn } from '../support/openfaas-stand-in';
+import { OpenFaasStandIn, OpenFaasStandInOptions } from '../support/openfaas-stand-in';
 
 export const ADMIN_USER = 'admin';
 export const ADMIN_PASSWORD = 'harness-admin-password-4f1c';
@@ -19,6 +20,10 @@ export interface HarnessOptions {
   issuer?: string;
   /** Skip waiting for signing keys (for tests of a gateway that cannot load them). */
   noWaitForKeys?: boolean;
+  /** Where the gateway's log lines go; without it the gateway logs nothing (unless GATEWAY_TEST_LOGS is set). */
+  logDestination?: DestinationStream;
+  /** Options for the OpenFaaS stand-in (its credentials stay the harness's). */
+  openfaas?: Omit<OpenFaasStandInOptions, 'user' | 'password'>;
 }
 
 /**
@@ -36,7 +41,7 @@ export class Harness {
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const idp = await TestIdentityProvider.start({ audience: AUDIENCE });
-    const openfaas = await OpenFaasStandIn.start({ user: ADMIN_USER, password: ADMIN_PASSWORD });
+    const openfaas = await OpenFaasStandIn.start({ ...options.openfaas, user: ADMIN_USER, password: ADMIN_PASSWORD });
     const secretsDir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
     writeFileSync(join(secretsDir, 'basic-auth-user'), `${ADMIN_USER}\n`);
     writeFileSync(join(secretsDir, 'basic-auth-password'), `${ADMIN_PASSWORD}\n`);
@@ -52,7 +57,11 @@ export class Harness {
         shutdown_timeout: '2s',
         ...options.env,
       });
-      gateway = await startGateway(config, { host: '127.0.0.1', silent: !process.env.GATEWAY_TEST_LOGS });
+      gateway = await startGateway(config, {
+        host: '127.0.0.1',
+        logDestination: options.logDestination,
+        silent: !options.logDestination && !process.env.GATEWAY_TEST_LOGS,
+      });
       const harness = new Harness(idp, openfaas, gateway, config, secretsDir);
       if (!options.noWaitForKeys) await harness.keys.start();
       return harness;
@@ -91,3 +100,20 @@ export class Harness {
 
 /** The admin credentials as OpenFaaS expects them. */
 export const ADMIN_BASIC = `Basic ${Buffer.from(`${ADMIN_USER}:${ADMIN_PASSWORD}`).toString('base64')}`;
+
+/** A log destination that keeps every complete line the gateway writes, in order. */
+export function captureLines(): { lines: string[]; destination: DestinationStream } {
+  const lines: string[] = [];
+  let pending = '';
+  return {
+    lines,
+    destination: {
+      write(chunk: string) {
+        pending += chunk;
+        const parts = pending.split('\n');
+        pending = parts.pop() ?? '';
+        lines.push(...parts.filter((line) => line !== ''));
+      },
+    },
+  };
+}
