@@ -1,7 +1,7 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
 import { AppModule } from './app.module';
 import { GatewayConfig } from './config/gateway-config';
 import type { DestinationStream } from 'pino';
@@ -42,8 +42,10 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   app.getHttpAdapter().getInstance().set('etag', false);
   const server = app.getHttpServer() as Server;
   configureServer(server, config);
+  const connections = trackConnections(server);
   app.get(ProxyService).attach(server);
-  await app.listen(config.port, options.host ?? '0.0.0.0');
+  // No host: every address, IPv4 and IPv6 (a dual-stack cluster reaches it either way).
+  await (options.host === undefined ? app.listen(config.port) : app.listen(config.port, options.host));
   const metricsPort = await app.get(MetricsServer).listen(config.metricsPort, options.host);
   const port = (server.address() as AddressInfo).port;
   new Logger('Gateway').log(`listening on :${port}, forwarding to ${config.gatewayUrl.origin}`);
@@ -53,7 +55,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     server,
     port,
     metricsPort,
-    close: () => (closing ??= drainAndClose(app, server, config.shutdownTimeoutMs)),
+    close: () => (closing ??= drainAndClose(app, server, connections, config.shutdownTimeoutMs)),
   };
 }
 
@@ -65,9 +67,34 @@ function configureServer(server: Server, config: GatewayConfig): void {
   server.keepAliveTimeout = 5_000;
 }
 
-async function drainAndClose(app: INestApplication, server: Server, graceMs: number): Promise<void> {
+/** The open connections of the public listener (a set entry per connection, nothing per request). */
+function trackConnections(server: Server): Set<Socket> {
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  return connections;
+}
+
+/** The response a connection is serving now (node:http keeps it on the socket). */
+type ServingSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+}
+
+async function drainAndClose(app: INestApplication, server: Server, connections: Set<Socket>, graceMs: number): Promise<void> {
+  // Node keeps connections alive while the server closes; every response from now on says
+  // Connection: close instead, so that no caller sends a request on a socket about to go.
+  server.prependListener('request', closeAfterResponse);
+  server.prependListener('checkContinue', closeAfterResponse);
+  for (const socket of connections) {
+    const res = (socket as ServingSocket)._httpMessage;
+    if (res && !res.headersSent) res.shouldKeepAlive = false;
+  }
   const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Connections kept alive go as soon as their current exchange ends.
+  // Connections idle at the signal go at once (server.close); this catches any that go idle later.
   const sweep = setInterval(() => server.closeIdleConnections(), 100);
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
   await Promise.race([drained, deadline]);

@@ -14,20 +14,25 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const gateway = await startGateway(config);
+  const started = startGateway(config);
   const logger = new Logger('Shutdown');
+  // Listening for the signals from the start: one that comes while the gateway still boots
+  // (a pod deleted during a rollout) lets it finish booting, then drains nothing and exits 0.
   const stop = (signal: string) => {
     logger.log(`${signal} received: draining for up to ${config.shutdownTimeoutMs / 1000}s`);
-    gateway.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error(`shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
+    started
+      .then((gateway) => gateway.close())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          logger.error(`shutdown failed: ${err.message}`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  await started;
 }
 
 main().catch((err: Error) => {

@@ -6,6 +6,8 @@ import { BASIC_AUTH_PASSWORD_FILE, BASIC_AUTH_USER_FILE, GatewayConfig, readSecr
 
 const POLL_MS = 10_000;
 const DEBOUNCE_MS = 25;
+/** At most one re-read per this long when OpenFaaS refuses the credentials. */
+const REFUSAL_RELOAD_MS = 1_000;
 
 /**
  * The OpenFaaS admin credentials from the mounted basic-auth secret, as a ready-made
@@ -22,6 +24,7 @@ export class UpstreamCredentialsService implements OnModuleDestroy {
   private watcher: FSWatcher | undefined;
   private readonly poll: NodeJS.Timeout;
   private debounce: NodeJS.Timeout | undefined;
+  private lastRefusalReload = 0;
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
     this.userFile = join(config.secretMountPath, BASIC_AUTH_USER_FILE);
@@ -52,6 +55,17 @@ export class UpstreamCredentialsService implements OnModuleDestroy {
     } catch (err) {
       this.logger.warn(`keeping the previous OpenFaaS admin credentials: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * OpenFaaS refused the credentials: they may have been rotated without the watcher noticing
+   * (inotify watches exhausted, a missed event), so re-read them now, at most once a second.
+   */
+  reloadAfterRefusal(): void {
+    const now = Date.now();
+    if (now - this.lastRefusalReload < REFUSAL_RELOAD_MS) return;
+    this.lastRefusalReload = now;
+    this.reload();
   }
 
   onModuleDestroy(): void {

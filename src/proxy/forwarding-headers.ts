@@ -8,13 +8,27 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate',
   'proxy-authorization',
   'te',
+  // A Trailer header on a body that is not sent chunked makes node:http throw (node-http-proxy #1647).
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Answered here; forwarded, it would also make http-proxy skip its proxyReq event.
   'expect',
 ]);
 
 export type RouteClass = 'system' | 'function';
+
+/**
+ * Refuses a request body framing this hop cannot pass on faithfully. Node's parser has already
+ * refused the ambiguous ones (Transfer-Encoding with Content-Length, duplicate or listed
+ * Content-Length, chunked not last); what it lets through with a coding besides chunked
+ * ("gzip, chunked") would reach OpenFaaS with that coding silently dropped.
+ */
+export function framingProblem(headers: IncomingHttpHeaders): string | undefined {
+  const coding = headers['transfer-encoding'];
+  if (coding === undefined || coding.trim().toLowerCase() === 'chunked') return undefined;
+  return 'Transfer-Encoding other than chunked is not supported';
+}
 
 /**
  * Rewrites a proxied request's headers in place before it leaves: the one place where upstream
@@ -22,9 +36,14 @@ export type RouteClass = 'system' | 'function';
  * token; invocations lose the caller's Authorization and get nothing, because OpenFaaS hands
  * that header to user code. Hop-by-hop headers go, and so does any header with an underscore,
  * which some servers fold into its dashed twin (X_Forwarded_For into X-Forwarded-For).
+ *
+ * The body's framing is set last, from what Node's parser framed it by, so that no header the
+ * caller names in Connection can unframe it: a body without its length would reach OpenFaaS as
+ * the start of another request on a pooled connection.
  */
 export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string): void {
   const headers = req.headers;
+  const length = headers['content-length'];
   const chunked = headers['transfer-encoding'] !== undefined;
   const named = headers.connection;
   for (const name in headers) {
@@ -33,8 +52,11 @@ export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, 
   if (named) {
     for (const token of named.split(',')) delete headers[token.trim().toLowerCase()];
   }
-  // Node frames an upstream body by Content-Length or chunked only when told which.
-  if (chunked) headers['transfer-encoding'] = 'chunked';
+  if (chunked) {
+    headers['transfer-encoding'] = 'chunked';
+  } else if (length !== undefined) {
+    headers['content-length'] = length;
+  }
   if (route === 'system') {
     headers.authorization = adminAuthorization;
   } else {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Agent as HttpAgent, ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { pipeline } from 'node:stream';
 import { createProxyServer } from 'http-proxy';
 import { TokenVerifierService } from '../auth/token-verifier.service';
 import { VerifiedToken } from '../auth/verified-token';
@@ -11,16 +10,28 @@ import { GatewayConfig } from '../config/gateway-config';
 import { setCaller, setFailure } from '../common/request-context';
 import { RequestTracker } from '../observability/request-tracker.service';
 import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
-import { prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
+import { framingProblem, prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
 
 const CTX = Symbol('proxy.ctx');
+/** What node:http refuses to write in a reason phrase, though its parser accepts it from upstream. */
+const UNWRITABLE_REASON = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * http-proxy's request passes, run in order for every request. Only `stream` may run: the others
+ * rewrite headers behind our back, and `deleteLength` turns a chunked DELETE or OPTIONS into
+ * `Content-Length: 0` followed by the raw body, which OpenFaaS then reads as a second request.
+ */
+interface ProxyPasses {
+  webPasses: Array<{ name: string }>;
+}
 
 /** Per-request state the proxy events need; one small object, no closures. */
 interface Exchange {
   readonly route: RouteClass;
   timer: NodeJS.Timeout | undefined;
   upstreamRequest: ClientRequest | undefined;
+  upstreamResponse: IncomingMessage | undefined;
   /** Set once the caller has been answered or has gone: later events must not touch the response. */
   settled: boolean;
 }
@@ -54,9 +65,12 @@ export class ProxyService implements OnModuleDestroy {
       agent: this.agent,
       changeOrigin: true,
       selfHandleResponse: true,
+      // The request target goes out as received (pathProblem has checked it), not re-parsed.
+      toProxy: true,
       xfwd: false,
       ws: false,
     });
+    keepOnlyStreamPass(this.proxy as unknown as ProxyPasses);
     this.proxy.on('proxyReq', this.onUpstreamRequest as () => void);
     this.proxy.on('proxyRes', this.onUpstreamResponse as () => void);
     // Errors reach the per-call callback; this listener only keeps a stray one from crashing us.
@@ -89,7 +103,7 @@ export class ProxyService implements OnModuleDestroy {
       this.send(req, res, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
       return true;
     }
-    const problem = pathProblem(url);
+    const problem = pathProblem(url) ?? framingProblem(req.headers);
     if (problem) {
       this.send(req, res, new GatewayError('bad_request', `Refused: ${problem}.`));
       return true;
@@ -112,6 +126,11 @@ export class ProxyService implements OnModuleDestroy {
     return true;
   }
 
+  /** Sockets the upstream agent holds: in use by an exchange, and kept alive for reuse. */
+  upstreamSockets(): { active: number; idle: number } {
+    return { active: countSockets(this.agent.sockets), idle: countSockets(this.agent.freeSockets) };
+  }
+
   onModuleDestroy(): void {
     this.proxy.close();
     this.agent.destroy();
@@ -119,14 +138,22 @@ export class ProxyService implements OnModuleDestroy {
 
   private forward(req: ProxiedRequest, res: ServerResponse, route: RouteClass, caller: VerifiedToken, expectsContinue: boolean): void {
     if (res.destroyed) return;
-    const exchange: Exchange = { route, timer: undefined, upstreamRequest: undefined, settled: false };
+    const exchange: Exchange = { route, timer: undefined, upstreamRequest: undefined, upstreamResponse: undefined, settled: false };
     req[CTX] = exchange;
     setCaller(req, caller);
     prepareUpstreamHeaders(req, route, this.credentials.authorization);
     exchange.timer = setTimeout(this.onUpstreamTimeout, this.config.upstreamTimeoutMs, req, res);
-    res.once('close', () => this.onCallerClose(req, res));
+    res.on('close', () => this.onCallerClose(req, res));
     if (expectsContinue) res.writeContinue();
-    this.proxy.web(req, res, {}, this.onUpstreamError as never);
+    try {
+      // No per-call options: http-proxy would copy its options and re-parse the target each time.
+      this.proxy.web(req, res, this.onUpstreamError as never);
+    } catch (err) {
+      // node:http refused to build the upstream request; thrown from here it would end the process.
+      this.logger.warn(`upstream request ${req.method} ${req.url?.split('?')[0]} not sent: ${(err as Error).message}`);
+      this.settle(req, res, new GatewayError('bad_request', 'The request cannot be forwarded to the OpenFaaS gateway as it is.'));
+      return;
+    }
     // After http-proxy has piped the body, so that looking at it cannot start the flow early.
     this.tracker.forwarded(req);
   }
@@ -149,20 +176,50 @@ export class ProxyService implements OnModuleDestroy {
     if (exchange.route === 'system' && upstream.statusCode === 401) {
       upstream.destroy();
       this.logger.error('the OpenFaaS gateway refused the admin credentials from the basic-auth secret');
+      // A rotation that the secret watcher missed is then picked up by the next request.
+      this.credentials.reloadAfterRefusal();
       this.settle(req, res, new GatewayError('upstream_error', "The OpenFaaS gateway refused this gateway's admin credentials; check the basic-auth secret."));
       return;
     }
+    if (!this.relayHead(upstream, req, res)) return;
     exchange.settled = true;
+    exchange.upstreamResponse = upstream;
     // From here the upstream decides how long the response lasts (a followed log may idle for long).
     req.socket.setTimeout(0);
-    res.writeHead(upstream.statusCode ?? 502, upstream.statusMessage, responseHeaders(upstream.headers));
-    pipeline(upstream, res, (err) => {
-      if (err) {
-        upstream.destroy();
-        res.destroy();
-      }
+    // pipe rather than stream.pipeline, which costs every exchange an AbortController, end-of-stream
+    // watchers and, when it finishes, a DOMException with a stack trace. Its two ways to break are
+    // handled here: OpenFaaS cutting the body cuts the caller's (a hang otherwise), and the caller
+    // going away destroys the upstream response (onCallerClose).
+    upstream.on('close', () => {
+      if (!upstream.complete) res.destroy();
     });
+    upstream.pipe(res);
   };
+
+  /**
+   * Writes the upstream status and headers for the caller. Whatever node:http would throw on here,
+   * inside http-proxy's 'response' event, would end the process: a status below 100 becomes a
+   * 502, a reason phrase it will not write is left out.
+   */
+  private relayHead(upstream: IncomingMessage, req: ProxiedRequest, res: ServerResponse): boolean {
+    const status = upstream.statusCode ?? 0;
+    const reason = upstream.statusMessage;
+    const headers = responseHeaders(upstream.headers);
+    try {
+      if (status < 100) throw new RangeError(`status ${status}`);
+      res.writeHead(status, reason && UNWRITABLE_REASON.test(reason) ? undefined : reason, headers);
+    } catch (err) {
+      upstream.destroy();
+      for (const name in headers) res.removeHeader(name);
+      this.logger.warn(`the OpenFaaS gateway sent a response that cannot be relayed: ${(err as Error).message}`);
+      this.settle(req, res, new GatewayError('upstream_error', 'The OpenFaaS gateway sent a response this gateway cannot relay.'));
+      return false;
+    }
+    // A body of unknown length is a stream (a followed log): the caller learns at once that it has
+    // started, as OpenFaaS told us. Other heads go out together with the first body bytes.
+    if (headers['content-length'] === undefined) res.flushHeaders();
+    return true;
+  }
 
   private readonly onUpstreamTimeout = (req: ProxiedRequest, res: ServerResponse): void => {
     const exchange = req[CTX];
@@ -191,6 +248,7 @@ export class ProxyService implements OnModuleDestroy {
     if (!res.writableFinished) {
       // The caller went away mid-upload or mid-download: free the upstream request and socket.
       exchange.upstreamRequest?.destroy();
+      exchange.upstreamResponse?.destroy();
       exchange.settled = true;
     }
   }
@@ -216,6 +274,18 @@ export class ProxyService implements OnModuleDestroy {
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
+}
+
+function keepOnlyStreamPass(proxy: ProxyPasses): void {
+  const stream = proxy.webPasses.filter((pass) => pass.name === 'stream');
+  if (stream.length !== 1) throw new Error('http-proxy has no single "stream" web pass; check the http-proxy version');
+  proxy.webPasses.splice(0, proxy.webPasses.length, ...stream);
+}
+
+function countSockets(pool: NodeJS.ReadOnlyDict<unknown[]>): number {
+  let n = 0;
+  for (const name in pool) n += pool[name]?.length ?? 0;
+  return n;
 }
 
 function hasBody(req: IncomingMessage): boolean {

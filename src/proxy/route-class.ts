@@ -11,7 +11,8 @@ const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
 
 /**
  * Refuses paths that a server behind us might resolve to another route than the one we
- * authorized: dot segments (also percent-encoded), backslashes, empty segments, NUL.
+ * authorized: dot segments (also percent-encoded, and between encoded slashes, which a Go router
+ * decodes before it cleans the path), backslashes, empty segments, NUL.
  */
 export function pathProblem(url: string): string | undefined {
   const q = url.indexOf('?');
@@ -19,7 +20,7 @@ export function pathProblem(url: string): string | undefined {
   if (path.includes('//') || path.includes('\\') || /%(?:5c|00)/i.test(path)) {
     return 'the path must not contain empty segments, backslashes or NUL';
   }
-  if (DOT_SEGMENT.test(path.replace(/%2e/gi, '.'))) {
+  if (DOT_SEGMENT.test(path.replace(/%2e/gi, '.').replace(/%2f/gi, '/'))) {
     return 'the path must not contain . or .. segments';
   }
   return undefined;
