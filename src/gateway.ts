@@ -31,11 +31,11 @@ export interface StartOptions {
  * main.ts and the end-to-end tests both start it through here.
  */
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
-  const logger = createLogger({ encoding: config.logEncoding, debug: config.debug }, options.logDestination);
-  if (options.silent) logger.level = 'silent';
-  const app = await NestFactory.create(AppModule.forRoot(config, logger), {
+  const log = createLogger({ encoding: config.logEncoding, debug: config.debug }, options.logDestination);
+  if (options.silent) log.logger.level = 'silent';
+  const app = await NestFactory.create(AppModule.forRoot(config, log), {
     bodyParser: false,
-    logger: new PinoNestLogger(logger),
+    logger: new PinoNestLogger(log.logger),
     abortOnError: false,
   });
   app.getHttpAdapter().getInstance().disable('x-powered-by');
@@ -43,6 +43,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const server = app.getHttpServer() as Server;
   configureServer(server, config);
   const connections = trackConnections(server);
+  // After init, so that every request listener registered there (Express, Apollo's drain
+  // tracking) sits behind the passthrough and costs proxied requests nothing.
+  await app.init();
   app.get(ProxyService).attach(server);
   // No host: every address, IPv4 and IPv6 (a dual-stack cluster reaches it either way).
   await (options.host === undefined ? app.listen(config.port) : app.listen(config.port, options.host));

@@ -1,4 +1,4 @@
-import { createHash, KeyObject } from 'node:crypto';
+import { hash, KeyObject } from 'node:crypto';
 import { VerifiedToken } from './verified-token';
 
 interface Entry {
@@ -21,7 +21,7 @@ export class TokenCache {
   constructor(private readonly maxEntries: number) {}
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64');
+    return hash('sha256', token, 'base64');
   }
 
   get size(): number {

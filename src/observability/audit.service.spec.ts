@@ -15,7 +15,7 @@ const CALLER = { issuer: 'https://idp.example', subject: 'alice', client: 'faas-
 
 function setup(webhook?: { url: URL; secretFile: string }) {
   const lines: string[] = [];
-  const logger = createLogger({ encoding: 'json', debug: false }, { write: (line: string) => void lines.push(line) });
+  const logger = createLogger({ encoding: 'json', debug: false }, { write: (line: string) => void lines.push(line) }).logger;
   let drops = 0;
   const metrics = { auditDrop: () => void drops++ } as unknown as MetricsService;
   const config = { auditWebhookUrl: webhook?.url, auditWebhookSecretFile: webhook?.secretFile } as unknown as GatewayConfig;

@@ -5,7 +5,7 @@ import { consoleLine, createLogger, LogSettings, PinoNestLogger } from './logger
 /** A logger writing into an array, one entry per record as written. */
 function capture(settings: Partial<LogSettings> = {}) {
   const lines: string[] = [];
-  const logger = createLogger({ encoding: 'json', debug: false, ...settings }, { write: (line: string) => void lines.push(line) });
+  const logger = createLogger({ encoding: 'json', debug: false, ...settings }, { write: (line: string) => void lines.push(line) }).logger;
   return { logger, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
@@ -58,7 +58,7 @@ describe(createLogger.name, () => {
 
   it('console: readable lines that start with an ISO time and the level', () => {
     const lines: string[] = [];
-    const logger = createLogger({ encoding: 'console', debug: false }, { write: (line: string) => void lines.push(line) });
+    const logger = createLogger({ encoding: 'console', debug: false }, { write: (line: string) => void lines.push(line) }).logger;
     logger.warn({ requestId: 'r-2' }, 'slow');
     assert.equal(lines.length, 1);
     assert.match(lines[0] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN +slow requestId=r-2\n$/);
@@ -79,7 +79,7 @@ describe(createLogger.name, () => {
   for (const encoding of ['json', 'console'] as const) {
     it(`${encoding}: authorization, password and token fields are redacted, at the top and one level down`, () => {
       const lines: string[] = [];
-      const logger = createLogger({ encoding, debug: true }, { write: (line: string) => void lines.push(line) });
+      const logger = createLogger({ encoding, debug: true }, { write: (line: string) => void lines.push(line) }).logger;
       logger.info(
         {
           ...SECRETS,

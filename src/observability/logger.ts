@@ -23,6 +23,11 @@ export function redactDeep(value: unknown, depth = 0): unknown {
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const OMIT = new Set(['level', 'time', 'msg', 'context', 'pid', 'hostname']);
 
+/** A value as console lines show it: bare when it has no whitespace, else JSON-quoted. */
+export function consoleValue(value: unknown): string {
+  return typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value);
+}
+
 /** One readable line per record: time, level, [context], message, then key=value pairs. */
 export function consoleLine(record: Record<string, unknown>): string {
   const time = new Date(record.time as number).toISOString();
@@ -30,7 +35,7 @@ export function consoleLine(record: Record<string, unknown>): string {
   const context = record.context ? ` [${String(record.context)}]` : '';
   const pairs = Object.entries(record)
     .filter(([key, value]) => !OMIT.has(key) && value !== undefined)
-    .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => `${key}=${consoleValue(value)}`)
     .join(' ');
   const message = String(record.msg ?? '').replace(/\r?\n/g, '\\n');
   return `${time} ${level}${context} ${message}${pairs ? ` ${pairs}` : ''}\n`;
@@ -41,28 +46,42 @@ export interface LogSettings {
   debug: boolean;
 }
 
+/** The process's logging: the pino logger, and the stream its lines go to (the access log writes there too). */
+export interface AppLog {
+  readonly logger: Logger;
+  readonly sink: DestinationStream;
+  readonly encoding: 'console' | 'json';
+}
+
+/** Lines are written in batches of this many bytes, and at least every FLUSH_MS. */
+const BATCH_BYTES = 4096;
+const FLUSH_MS = 500;
+
 /**
  * The process logger: pino, one JSON object per line (log_encoding=json), or the same records as
- * readable lines (console). Known secret-bearing fields are redacted wherever they appear.
+ * readable lines (console). Known secret-bearing fields are redacted wherever they appear. Lines
+ * go to stdout in batches (flushed at least twice a second and at exit), not one write each.
  */
-export function createLogger(settings: LogSettings, destination?: DestinationStream): Logger {
+export function createLogger(settings: LogSettings, destination?: DestinationStream): AppLog {
+  const sink = destination ?? pino.destination({ sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_MS });
   const options: LoggerOptions = {
     level: settings.debug ? 'debug' : 'info',
     base: undefined,
     formatters: { level: (_label, number) => ({ level: number }), log: (record) => redactDeep(record) as Record<string, unknown> },
   };
   if (settings.encoding === 'json') {
-    return pino(
+    const logger = pino(
       { ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { ...options.formatters, level: (label) => ({ level: label }) } },
-      destination ?? pino.destination({ sync: false }),
+      sink,
     );
+    return { logger, sink, encoding: 'json' };
   }
-  const out = destination ?? pino.destination({ sync: false });
-  return pino(options, {
+  const logger = pino(options, {
     write(line: string) {
-      out.write(consoleLine(JSON.parse(line) as Record<string, unknown>));
+      sink.write(consoleLine(JSON.parse(line) as Record<string, unknown>));
     },
   });
+  return { logger, sink, encoding: 'console' };
 }
 
 /** Nest's logger interface over pino, so framework and gateway logs share one stream and format. */

@@ -14,6 +14,8 @@ export function createRegistry(): Registry {
 
 export type RouteLabel = 'system' | 'function' | 'graphql' | 'health' | 'other';
 
+/** Bounds the child cache; methods outside METHODS share the label "other" but not the key. */
+const MAX_CHILDREN = 1_000;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
@@ -27,6 +29,8 @@ export class MetricsService {
   private readonly authFailures: Counter<'reason'>;
   private readonly jwksFetches: Counter<'outcome'>;
   private readonly auditDropped: Counter;
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly latencyChildren = new Map<RouteLabel, { observe(value: number): void }>();
 
   constructor(
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -98,11 +102,24 @@ export class MetricsService {
   }
 
   request(route: RouteLabel, method: string | undefined, status: number): void {
-    this.requests.inc({ route, method: method && METHODS.has(method) ? method : 'other', status: String(status) });
+    // One labelled child per combination, looked up by a plain key: prom-client would otherwise
+    // hash the label set on every call.
+    const key = `${route} ${method} ${status}`;
+    let child = this.requestChildren.get(key);
+    if (child === undefined) {
+      child = this.requests.labels(route, method && METHODS.has(method) ? method : 'other', String(status));
+      if (this.requestChildren.size < MAX_CHILDREN) this.requestChildren.set(key, child);
+    }
+    child.inc();
   }
 
   upstreamResponded(route: RouteLabel, seconds: number): void {
-    this.upstreamLatency.observe({ route }, seconds);
+    let child = this.latencyChildren.get(route);
+    if (child === undefined) {
+      child = this.upstreamLatency.labels(route);
+      this.latencyChildren.set(route, child);
+    }
+    child.observe(seconds);
   }
 
   authFailure(reason: string): void {

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { AccessLog } from './access-log';
+import type { AppLog } from './logger';
 import { AuthModule } from '../auth/auth.module';
 import { AuditService } from './audit.service';
 import { createRegistry, METRICS_REGISTRY, MetricsService } from './metrics.service';
@@ -9,13 +10,14 @@ import { RequestTracker } from './request-tracker.service';
 
 @Module({})
 export class ObservabilityModule {
-  static forRoot(logger: Logger): DynamicModule {
+  static forRoot(log: AppLog): DynamicModule {
     return {
       module: ObservabilityModule,
       global: true,
       imports: [AuthModule],
       providers: [
-        { provide: APP_LOGGER, useValue: logger },
+        { provide: APP_LOGGER, useValue: log.logger },
+        { provide: AccessLog, useValue: new AccessLog(log) },
         { provide: METRICS_REGISTRY, useFactory: createRegistry },
         MetricsService,
         AuditService,

@@ -1,19 +1,20 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
+import type { VerifiedToken } from '../auth/verified-token';
+import type { GatewayError } from '../common/gateway-error';
 import { callerOf, failureOf } from '../common/request-context';
 import { classifyRoute } from '../proxy/route-class';
+import { AccessLog } from './access-log';
 import { auditActionOf } from './audit-action';
 import { AuditService } from './audit.service';
 import { MetricsService, RouteLabel } from './metrics.service';
-import { APP_LOGGER } from './observability.tokens';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const AUTH_CODES = new Set(['missing_token', 'invalid_token', 'keys_unavailable']);
 const TRACK = Symbol('request.track');
 
-interface Track {
+export interface Track {
   readonly id: string;
   readonly route: RouteLabel;
   readonly started: number;
@@ -33,62 +34,66 @@ type TrackedRequest = IncomingMessage & { [TRACK]?: Track };
 @Injectable()
 export class RequestTracker {
   constructor(
-    @Inject(APP_LOGGER) private readonly logger: Logger,
+    private readonly accessLog: AccessLog,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
   ) {}
 
+  /** For requests Nest answers: tracks the request and writes its records when the response ends. */
   begin(req: IncomingMessage, res: ServerResponse): void {
+    (req as TrackedRequest)[TRACK] = this.start(req, res, routeOf(req.url ?? '/'));
+    res.once('close', () => this.end(req as TrackedRequest, res));
+  }
+
+  /**
+   * For requests the proxy answers: gives the request its id and returns its track; the proxy
+   * calls finish() from the one 'close' listener it already has.
+   */
+  start(req: IncomingMessage, res: ServerResponse, route: RouteLabel): Track {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     req.headers['x-request-id'] = id;
     res.setHeader('x-request-id', id);
-    const url = req.url ?? '/';
-    (req as TrackedRequest)[TRACK] = { id, route: routeOf(url), started: performance.now(), url, peek: undefined };
-    res.once('close', () => this.end(req as TrackedRequest, res));
+    return { id, route, started: performance.now(), url: req.url ?? '/', peek: undefined };
   }
 
   /** Called once a request is being forwarded: starts copying the body's head for the audit record. */
-  forwarded(req: IncomingMessage): void {
-    const track = (req as TrackedRequest)[TRACK];
-    if (!track) return;
-    const action = auditActionOf(req.method, req.url ?? '');
+  forwarded(req: IncomingMessage, track: Track): void {
+    const action = auditActionOf(req.method, track.url);
     if (action?.bodyFields) track.peek = this.audit.peekBody(req);
   }
 
   /** Records how long the OpenFaaS gateway took to answer. */
-  upstreamResponded(req: IncomingMessage): void {
-    const track = (req as TrackedRequest)[TRACK];
-    if (track) this.metrics.upstreamResponded(track.route, (performance.now() - track.started) / 1000);
+  upstreamResponded(track: Track): void {
+    this.metrics.upstreamResponded(track.route, (performance.now() - track.started) / 1000);
   }
 
   private end(req: TrackedRequest, res: ServerResponse): void {
     const track = req[TRACK];
-    if (!track) return;
+    if (track) this.finish(track, req, res, callerOf(req), failureOf(req));
+  }
+
+  /** Writes the access line, the request metrics and, for a state-changing call, the audit record. */
+  finish(track: Track, req: IncomingMessage, res: ServerResponse, caller: VerifiedToken | undefined, failure: GatewayError | undefined): void {
     const aborted = !res.writableFinished;
     const status = res.headersSent ? res.statusCode : 499;
-    const failure = failureOf(req);
-    const caller = callerOf(req);
     this.metrics.request(track.route, req.method, status);
     if (failure && AUTH_CODES.has(failure.code)) this.metrics.authFailure(failure.reason);
     const url = track.url;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    this.logger.info(
-      {
-        requestId: track.id,
-        method: req.method,
-        path,
-        status,
-        durationMs: Math.round((performance.now() - track.started) * 10) / 10,
-        route: track.route,
-        subject: caller?.subject,
-        client: caller?.clientId,
-        reason: failure?.reason,
-        aborted: aborted || undefined,
-      },
-      'request',
-    );
+    this.accessLog.write({
+      requestId: track.id,
+      method: req.method,
+      path,
+      status,
+      durationMs: Math.round((performance.now() - track.started) * 10) / 10,
+      route: track.route,
+      subject: caller?.subject,
+      client: caller?.clientId,
+      reason: failure?.reason,
+      aborted,
+    });
     if (!caller) return;
     const action = auditActionOf(req.method, url);
     if (!action) return;

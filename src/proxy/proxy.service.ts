@@ -7,8 +7,7 @@ import { VerifiedToken } from '../auth/verified-token';
 import { GatewayError, toErrorResponse } from '../common/gateway-error';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
-import { setCaller, setFailure } from '../common/request-context';
-import { RequestTracker } from '../observability/request-tracker.service';
+import { RequestTracker, Track } from '../observability/request-tracker.service';
 import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
 import { framingProblem, prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
@@ -28,7 +27,11 @@ interface ProxyPasses {
 
 /** Per-request state the proxy events need; one small object, no closures. */
 interface Exchange {
+  readonly owner: ProxyService;
   readonly route: RouteClass;
+  readonly track: Track;
+  caller: VerifiedToken | undefined;
+  failure: GatewayError | undefined;
   timer: NodeJS.Timeout | undefined;
   upstreamRequest: ClientRequest | undefined;
   upstreamResponse: IncomingMessage | undefined;
@@ -82,23 +85,38 @@ export class ProxyService implements OnModuleDestroy {
     const fallback = server.listeners('request') as Listener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.handle(req, res, false)) return;
       this.tracker.begin(req, res);
-      if (!this.handle(req, res, false)) for (const listener of fallback) listener(req, res);
+      for (const listener of fallback) listener(req, res);
     });
     // Expect: 100-continue: authenticate before inviting the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      this.tracker.begin(req, res);
       if (this.handle(req, res, true)) return;
+      this.tracker.begin(req, res);
       res.writeContinue();
       for (const listener of fallback) listener(req, res);
     });
   }
 
   /** Answers the request when it is a proxied route; returns false to hand it on. */
-  handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): boolean {
+  handle(req: ProxiedRequest, res: ServerResponse, expectsContinue: boolean): boolean {
     const url = req.url ?? '';
     const route = classifyRoute(url);
     if (route === undefined) return false;
+    const exchange: Exchange = {
+      owner: this,
+      route,
+      track: this.tracker.start(req, res, route),
+      caller: undefined,
+      failure: undefined,
+      timer: undefined,
+      upstreamRequest: undefined,
+      upstreamResponse: undefined,
+      settled: false,
+    };
+    req[CTX] = exchange;
+    // The one listener per exchange: frees the upstream side on an abort, then writes the records.
+    res.once('close', onCallerClose);
     if (route === 'function' && !this.config.allowInvoke) {
       this.send(req, res, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
       return true;
@@ -137,13 +155,11 @@ export class ProxyService implements OnModuleDestroy {
   }
 
   private forward(req: ProxiedRequest, res: ServerResponse, route: RouteClass, caller: VerifiedToken, expectsContinue: boolean): void {
+    const exchange = req[CTX] as Exchange;
+    exchange.caller = caller;
     if (res.destroyed) return;
-    const exchange: Exchange = { route, timer: undefined, upstreamRequest: undefined, upstreamResponse: undefined, settled: false };
-    req[CTX] = exchange;
-    setCaller(req, caller);
     prepareUpstreamHeaders(req, route, this.credentials.authorization);
     exchange.timer = setTimeout(this.onUpstreamTimeout, this.config.upstreamTimeoutMs, req, res);
-    res.on('close', () => this.onCallerClose(req, res));
     if (expectsContinue) res.writeContinue();
     try {
       // No per-call options: http-proxy would copy its options and re-parse the target each time.
@@ -155,7 +171,7 @@ export class ProxyService implements OnModuleDestroy {
       return;
     }
     // After http-proxy has piped the body, so that looking at it cannot start the flow early.
-    this.tracker.forwarded(req);
+    this.tracker.forwarded(req, exchange.track);
   }
 
   private readonly onUpstreamRequest = (upstreamRequest: ClientRequest, req: ProxiedRequest): void => {
@@ -172,7 +188,7 @@ export class ProxyService implements OnModuleDestroy {
       return;
     }
     clearTimeout(exchange.timer);
-    this.tracker.upstreamResponded(req);
+    this.tracker.upstreamResponded(exchange.track);
     if (exchange.route === 'system' && upstream.statusCode === 401) {
       upstream.destroy();
       this.logger.error('the OpenFaaS gateway refused the admin credentials from the basic-auth secret');
@@ -241,9 +257,8 @@ export class ProxyService implements OnModuleDestroy {
     this.settle(req, res, new GatewayError('upstream_unavailable', 'The OpenFaaS gateway could not be reached.'));
   };
 
-  private onCallerClose(req: ProxiedRequest, res: ServerResponse): void {
-    const exchange = req[CTX];
-    if (!exchange) return;
+  /** Called by onCallerClose (below) with the exchange of the response that closed. */
+  closed(req: ProxiedRequest, res: ServerResponse, exchange: Exchange): void {
     clearTimeout(exchange.timer);
     if (!res.writableFinished) {
       // The caller went away mid-upload or mid-download: free the upstream request and socket.
@@ -251,6 +266,7 @@ export class ProxyService implements OnModuleDestroy {
       exchange.upstreamResponse?.destroy();
       exchange.settled = true;
     }
+    this.tracker.finish(exchange.track, req, res, exchange.caller, exchange.failure);
   }
 
   private settle(req: ProxiedRequest, res: ServerResponse, error: GatewayError): void {
@@ -262,8 +278,9 @@ export class ProxyService implements OnModuleDestroy {
     this.send(req, res, error);
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, error: GatewayError): void {
-    setFailure(req, error);
+  private send(req: ProxiedRequest, res: ServerResponse, error: GatewayError): void {
+    const exchange = req[CTX];
+    if (exchange) exchange.failure = error;
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
@@ -274,6 +291,15 @@ export class ProxyService implements OnModuleDestroy {
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/**
+ * The 'close' listener of every proxied response, shared rather than a closure per exchange;
+ * node:http calls it with the response as `this`.
+ */
+function onCallerClose(this: ServerResponse & { req: ProxiedRequest }): void {
+  const exchange = this.req[CTX];
+  exchange?.owner.closed(this.req, this, exchange);
 }
 
 function keepOnlyStreamPass(proxy: ProxyPasses): void {

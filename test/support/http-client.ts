@@ -15,7 +15,7 @@ export interface HttpResponse {
   headers: IncomingHttpHeaders;
   body: Buffer;
   text: string;
-  json<T = any>(): T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json<T = any>(): T;  
 }
 
 /** One HTTP request on a fresh connection (no agent, no keep-alive reuse); resolves with the full response. */

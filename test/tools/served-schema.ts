@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config/gateway-config';
-import pino from 'pino';
+import { createLogger } from '../../src/observability/logger';
+
+function silentLog() {
+  const log = createLogger({ encoding: 'json', debug: false }, { write: () => undefined });
+  log.logger.level = 'silent';
+  return log;
+}
 
 /** Where the committed schema lives. */
 export const SCHEMA_FILE = resolve(__dirname, '../../../schema.gql');
@@ -18,7 +24,7 @@ export async function servedSchema(): Promise<string> {
   writeFileSync(join(secrets, 'basic-auth-user'), 'admin');
   writeFileSync(join(secrets, 'basic-auth-password'), 'unused');
   const config = loadConfig({ issuer: 'http://127.0.0.1:9/unused', audience: 'schema', secret_mount_path: secrets });
-  const app = await NestFactory.create(AppModule.forRoot(config, pino({ level: 'silent' })), { logger: false, bodyParser: false });
+  const app = await NestFactory.create(AppModule.forRoot(config, silentLog()), { logger: false, bodyParser: false });
   try {
     await app.init();
     const { schema } = app.get(GraphQLSchemaHost);
