@@ -15,7 +15,7 @@ export interface HttpResponse {
   headers: IncomingHttpHeaders;
   body: Buffer;
   text: string;
-  json<T = any>(): T;  
+  json<T = any>(): T;
 }
 
 /** One HTTP request on a fresh connection (no agent, no keep-alive reuse); resolves with the full response. */
