@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { TokenVerifierService } from '../auth/token-verifier.service';
+import { HotCounter, HotHistogram } from './hot-metrics';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -14,8 +15,6 @@ export function createRegistry(): Registry {
 
 export type RouteLabel = 'system' | 'function' | 'graphql' | 'health' | 'other';
 
-/** Bounds the child cache; methods outside METHODS share the label "other" but not the key. */
-const MAX_CHILDREN = 1_000;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
@@ -24,13 +23,11 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  */
 @Injectable()
 export class MetricsService {
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
-  private readonly upstreamLatency: Histogram<'route'>;
+  private readonly requests: HotCounter;
+  private readonly upstreamLatency: HotHistogram;
   private readonly authFailures: Counter<'reason'>;
   private readonly jwksFetches: Counter<'outcome'>;
   private readonly auditDropped: Counter;
-  private readonly requestChildren = new Map<string, { inc(): void }>();
-  private readonly latencyChildren = new Map<RouteLabel, { observe(value: number): void }>();
 
   constructor(
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -38,19 +35,14 @@ export class MetricsService {
     verifier: TokenVerifierService,
   ) {
     const registers = [registry];
-    this.requests = new Counter({
-      name: 'gateway_http_requests_total',
-      help: 'Requests answered on the public port, by route class, method and status.',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.upstreamLatency = new Histogram({
-      name: 'gateway_upstream_response_seconds',
-      help: 'Time until the OpenFaaS gateway sent response headers, by route class.',
-      labelNames: ['route'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    });
+    this.requests = new HotCounter(registry, 'gateway_http_requests_total', 'Requests answered on the public port, by route class, method and status.');
+    this.upstreamLatency = new HotHistogram(
+      registry,
+      'gateway_upstream_response_seconds',
+      'Time until the OpenFaaS gateway sent response headers, by route class.',
+      'route',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
     this.authFailures = new Counter({
       name: 'gateway_auth_failures_total',
       help: 'Requests refused for their credentials, by reason (expired, wrong_audience, unknown_kid, ...).',
@@ -102,24 +94,12 @@ export class MetricsService {
   }
 
   request(route: RouteLabel, method: string | undefined, status: number): void {
-    // One labelled child per combination, looked up by a plain key: prom-client would otherwise
-    // hash the label set on every call.
-    const key = `${route} ${method} ${status}`;
-    let child = this.requestChildren.get(key);
-    if (child === undefined) {
-      child = this.requests.labels(route, method && METHODS.has(method) ? method : 'other', String(status));
-      if (this.requestChildren.size < MAX_CHILDREN) this.requestChildren.set(key, child);
-    }
-    child.inc();
+    const known = method !== undefined && METHODS.has(method) ? method : 'other';
+    this.requests.inc(`${route} ${known} ${status}`, () => ({ route, method: known, status: String(status) }));
   }
 
   upstreamResponded(route: RouteLabel, seconds: number): void {
-    let child = this.latencyChildren.get(route);
-    if (child === undefined) {
-      child = this.upstreamLatency.labels(route);
-      this.latencyChildren.set(route, child);
-    }
-    child.observe(seconds);
+    this.upstreamLatency.observe(route, seconds);
   }
 
   authFailure(reason: string): void {

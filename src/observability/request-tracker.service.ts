@@ -41,19 +41,21 @@ export class RequestTracker {
 
   /** For requests Nest answers: tracks the request and writes its records when the response ends. */
   begin(req: IncomingMessage, res: ServerResponse): void {
-    (req as TrackedRequest)[TRACK] = this.start(req, res, routeOf(req.url ?? '/'));
+    const track = this.start(req, routeOf(req.url ?? '/'));
+    res.setHeader('x-request-id', track.id);
+    (req as TrackedRequest)[TRACK] = track;
     res.once('close', () => this.end(req as TrackedRequest, res));
   }
 
   /**
-   * For requests the proxy answers: gives the request its id and returns its track; the proxy
-   * calls finish() from the one 'close' listener it already has.
+   * For requests the proxy answers: gives the request its id (sent upstream; the proxy returns it
+   * with the response head) and returns its track; the proxy calls finish() from the one 'close'
+   * listener it already has.
    */
-  start(req: IncomingMessage, res: ServerResponse, route: RouteLabel): Track {
+  start(req: IncomingMessage, route: RouteLabel): Track {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     req.headers['x-request-id'] = id;
-    res.setHeader('x-request-id', id);
     return { id, route, started: performance.now(), url: req.url ?? '/', peek: undefined };
   }
 

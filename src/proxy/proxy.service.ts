@@ -106,7 +106,7 @@ export class ProxyService implements OnModuleDestroy {
     const exchange: Exchange = {
       owner: this,
       route,
-      track: this.tracker.start(req, res, route),
+      track: this.tracker.start(req, route),
       caller: undefined,
       failure: undefined,
       timer: undefined,
@@ -221,6 +221,8 @@ export class ProxyService implements OnModuleDestroy {
     const status = upstream.statusCode ?? 0;
     const reason = upstream.statusMessage;
     const headers = responseHeaders(upstream.headers);
+    // In the head itself: a header set beforehand would put writeHead on node:http's slow path.
+    headers['x-request-id'] = (req[CTX] as Exchange).track.id;
     try {
       if (status < 100) throw new RangeError(`status ${status}`);
       res.writeHead(status, reason && UNWRITABLE_REASON.test(reason) ? undefined : reason, headers);
@@ -286,6 +288,7 @@ export class ProxyService implements OnModuleDestroy {
       return;
     }
     const { status, headers, body } = toErrorResponse(error);
+    if (exchange) headers['x-request-id'] = exchange.track.id;
     // An unread request body cannot be skipped on a kept-alive connection.
     if (hasBody(req) && !req.complete) headers.connection = 'close';
     res.writeHead(status, headers);
