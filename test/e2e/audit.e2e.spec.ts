@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunningGateway } from '../../src/gateway';
+import { forgeCallerToken } from '../support/auth-fixtures';
 import { HttpResponse, request } from '../support/http-client';
 import { TestIdentityProvider } from '../support/identity-provider';
 import { LoopbackServer, readBody } from '../support/loopback-server';
 import { OpenFaasStandIn } from '../support/openfaas-stand-in';
-import { nowSeconds, signCompact } from '../support/tokens';
+import { nowSeconds } from '../support/tokens';
 import { waitUntil } from '../support/wait';
-import { ADMIN_PASSWORD, ADMIN_USER, AUDIENCE, captureLines, Harness } from './harness';
+import { ADMIN_PASSWORD, ADMIN_USER, captureLines, Harness } from './harness';
 
 /**
  * The audit trail: every state-changing call that passed authentication yields exactly one audit
@@ -66,22 +67,6 @@ type Json = Record<string, unknown>;
 
 function auditEvents(g: Audited): Json[] {
   return g.lines.map((line) => JSON.parse(line) as Json).filter((r) => r.event === 'audit');
-}
-
-/** A token signed with the IdP's key, whose subject and client differ, so each can be checked. */
-function callerToken(idp: TestIdentityProvider, claims: Json = {}): string {
-  const signer = idp.signingKey();
-  const now = nowSeconds();
-  const payload = {
-    iss: idp.issuer,
-    aud: AUDIENCE,
-    sub: `user-${randomBytes(4).toString('hex')}`,
-    azp: `client-${randomBytes(4).toString('hex')}`,
-    iat: now,
-    exp: now + 300,
-    ...claims,
-  };
-  return signCompact({ header: { alg: signer.alg, typ: 'at+jwt', kid: signer.kid }, payload, key: signer.privateKey });
 }
 
 function claimsOf(token: string): Json {
@@ -140,7 +125,7 @@ describe('audit events in the log and at the webhook', () => {
       writeFileSync(join(dir, 'audit-webhook-key'), `${webhookKey}\n`);
       return { audit_webhook_url: `${receiver.url}/hooks/audit`, audit_webhook_secret_file: join(dir, 'audit-webhook-key') };
     });
-    token = callerToken(g.idp);
+    token = forgeCallerToken(g.idp);
     const claims = claimsOf(token);
     caller = { issuer: g.idp.issuer, subject: claims.sub as string, client: claims.azp as string };
   });
@@ -223,7 +208,7 @@ describe('audit events in the log and at the webhook', () => {
 
   it('refused calls (no token, expired, malformed, Basic credentials) yield no audit event and reach nothing', async () => {
     const now = nowSeconds();
-    const expired = callerToken(g.idp, { iat: now - 7200, exp: now - 3600 });
+    const expired = forgeCallerToken(g.idp, { iat: now - 7200, exp: now - 3600 });
     const refusals: Array<[Call, string | undefined]> = [
       [{ method: 'POST', path: '/system/functions', body: { service: 'sneaky', image: 'x' } }, undefined],
       [{ method: 'DELETE', path: '/system/functions', body: { functionName: 'echo' } }, `Bearer ${expired}`],
@@ -309,7 +294,7 @@ describe('a webhook that never answers', () => {
   });
 
   it('does not delay the proxied calls, which are still audited in the log', async () => {
-    const token = callerToken(g.idp);
+    const token = forgeCallerToken(g.idp);
     const calls: Call[] = [
       { method: 'POST', path: '/system/functions', body: { service: 'quick', image: 'x:1' } },
       { method: 'POST', path: '/system/scale-function/quick', body: { serviceName: 'quick', replicas: 2 } },

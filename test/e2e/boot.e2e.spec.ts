@@ -1,71 +1,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_BASIC, ADMIN_PASSWORD, ADMIN_USER, AUDIENCE } from './harness';
+import { GatewayProcess } from '../support/gateway-process';
 import { closedPort, request } from '../support/http-client';
 import { TestIdentityProvider } from '../support/identity-provider';
 import { OpenFaasStandIn } from '../support/openfaas-stand-in';
+import { canConnect } from '../support/ports';
 import { sleep, waitUntil } from '../support/wait';
 
 /**
  * The real process, as operators run it (`node dist/main.js`; here the tsc output in build/),
  * with nothing but the environment variables of contract.md.
  */
-
-const MAIN = join(__dirname, '..', '..', 'src', 'main.js');
-
-interface Exited {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-class GatewayProcess {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exited>;
-  exit: Exited | undefined;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-    });
-  }
-
-  static start(env: Record<string, string>): GatewayProcess {
-    // Only the variables given: none of the test runner's environment may configure the gateway.
-    const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return new GatewayProcess(child);
-  }
-
-  /** Exit within `ms`, or fail (killing the process). */
-  async exitWithin(ms: number): Promise<Exited> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-    const result = await Promise.race([this.exited, timeout]);
-    clearTimeout(timer);
-    if (!result) {
-      this.child.kill('SIGKILL');
-      assert.fail(`the gateway did not exit within ${ms} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-    }
-    return result;
-  }
-
-  kill(): void {
-    if (!this.exit) this.child.kill('SIGKILL');
-  }
-}
 
 /** TCP ports the process itself listens on (Linux: its socket fds matched against /proc/net/tcp*). */
 function listeningPorts(pid: number): number[] {
@@ -95,17 +44,6 @@ function listeningPorts(pid: number): number[] {
     }
   }
   return ports;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** The problem lines of a ConfigError on stderr: `  - variable: message`. */
@@ -162,7 +100,7 @@ for (const bad of BAD_BOOTS) {
     before(async () => {
       emptySecrets = mkdtempSync(join(tmpdir(), 'gateway-boot-empty-'));
       metricsPort = await closedPort();
-      gateway = GatewayProcess.start({ ...bad.env, metrics_port: String(metricsPort), secret_mount_path: emptySecrets });
+      gateway = GatewayProcess.spawn({ ...bad.env, metrics_port: String(metricsPort), secret_mount_path: emptySecrets });
       const pid = gateway.child.pid as number;
       // Watch for a listening socket until the process is gone.
       while (!gateway.exit) {
@@ -236,7 +174,7 @@ describe('boot with a good environment', () => {
     writeFileSync(join(secrets, 'basic-auth-password'), `  ${ADMIN_PASSWORD}\n`);
     port = await closedPort();
     metricsPort = await closedPort();
-    gateway = GatewayProcess.start({
+    gateway = GatewayProcess.spawn({
       port: String(port),
       metrics_port: String(metricsPort),
       issuer: idp.issuer,
@@ -288,9 +226,9 @@ describe('boot with a good environment', () => {
 
   it('SIGTERM: exits with code 0 and frees its ports', async () => {
     assert.equal(gateway.exit, undefined, 'the gateway should still be running');
-    gateway.child.kill('SIGTERM');
+    gateway.terminate();
     const exit = await gateway.exitWithin(10_000);
-    assert.deepEqual(exit, { code: 0, signal: null }, `stderr:\n${gateway.stderr}`);
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, `stderr:\n${gateway.stderr}`);
     assert.equal(await canConnect(port), false);
     assert.equal(await canConnect(metricsPort), false);
   });

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { GatewayConfig } from '../../src/config/gateway-config';
 import { RunningGateway } from '../../src/gateway';
+import { forgeCallerToken } from '../support/auth-fixtures';
 import { request } from '../support/http-client';
 import { TestIdentityProvider } from '../support/identity-provider';
 import { OpenFaasStandIn } from '../support/openfaas-stand-in';
-import { nowSeconds, signCompact } from '../support/tokens';
+import { nowSeconds } from '../support/tokens';
 import { waitUntil } from '../support/wait';
-import { ADMIN_BASIC, ADMIN_PASSWORD, ADMIN_USER, AUDIENCE, captureLines, Harness } from './harness';
+import { ADMIN_BASIC, ADMIN_PASSWORD, ADMIN_USER, captureLines, Harness } from './harness';
 
 /**
  * Metrics on metrics_port, the access log (JSON and console encodings, request ids) and the rule
@@ -92,24 +93,6 @@ async function accessLinesFor(g: Observed, requestId: string): Promise<LogRecord
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-/** A token signed with the IdP's own key, with a subject and client that tell each other apart. */
-function forgeToken(idp: TestIdentityProvider, claims: Record<string, unknown> = {}, key = idp.signingKey().privateKey): string {
-  const signer = idp.signingKey();
-  const now = nowSeconds();
-  const payload: Record<string, unknown> = {
-    iss: idp.issuer,
-    aud: AUDIENCE,
-    sub: `user-${randomBytes(4).toString('hex')}`,
-    azp: `client-${randomBytes(4).toString('hex')}`,
-    iat: now,
-    exp: now + 300,
-    jti: randomBytes(8).toString('base64url'),
-    ...claims,
-  };
-  for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
-  return signCompact({ header: { alg: signer.alg, typ: 'at+jwt', kid: signer.kid }, payload, key, alg: 'RS256' });
-}
-
 function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
@@ -117,12 +100,12 @@ function claimsOf(token: string): Record<string, unknown> {
 /** A token whose signature was made with a key the IdP never published (same kid). */
 function foreignKeyToken(idp: TestIdentityProvider): string {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return forgeToken(idp, {}, privateKey);
+  return forgeCallerToken(idp, {}, privateKey);
 }
 
 function expiredToken(idp: TestIdentityProvider): string {
   const now = nowSeconds();
-  return forgeToken(idp, { iat: now - 7200, exp: now - 3600 });
+  return forgeCallerToken(idp, { iat: now - 7200, exp: now - 3600 });
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -188,7 +171,7 @@ describe('metrics on metrics_port', () => {
   let final: { text: string; samples: Sample[] };
 
   it('the verified-token cache: the same token twice is one miss, then one hit', async () => {
-    const token = forgeToken(g.idp);
+    const token = forgeCallerToken(g.idp);
     tokens.push(token);
     subject = claimsOf(token).sub as string;
     client = claimsOf(token).azp as string;
@@ -318,7 +301,7 @@ describe('access log with log_encoding=json', () => {
 
   it('a valid incoming X-Request-Id is returned, sent upstream and logged', async () => {
     const id = `req-${randomBytes(6).toString('hex')}:a.b_c`;
-    const res = await call('/system/functions', { headers: { ...bearer(forgeToken(g.idp)), 'x-request-id': id } });
+    const res = await call('/system/functions', { headers: { ...bearer(forgeCallerToken(g.idp)), 'x-request-id': id } });
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-request-id'], id);
     const upstream = g.openfaas.requests.filter((r) => r.url === '/system/functions').at(-1);
@@ -333,7 +316,7 @@ describe('access log with log_encoding=json', () => {
   ] as const) {
     it(`an invalid X-Request-Id (${label}) is replaced by a generated one, used throughout`, async () => {
       g.openfaas.clearRequests();
-      const res = await call('/system/functions', { headers: { ...bearer(forgeToken(g.idp)), 'x-request-id': given } });
+      const res = await call('/system/functions', { headers: { ...bearer(forgeCallerToken(g.idp)), 'x-request-id': given } });
       assert.equal(res.status, 200);
       const id = String(res.headers['x-request-id'] ?? '');
       assert.notEqual(id, given);
@@ -348,7 +331,7 @@ describe('access log with log_encoding=json', () => {
 
   it('without X-Request-Id each request gets a fresh id, returned and sent upstream', async () => {
     g.openfaas.clearRequests();
-    const token = forgeToken(g.idp);
+    const token = forgeCallerToken(g.idp);
     const first = await call('/system/functions', { headers: bearer(token) });
     const second = await call('/system/functions', { headers: bearer(token) });
     const ids = [first, second].map((r) => String(r.headers['x-request-id'] ?? ''));
@@ -365,8 +348,8 @@ describe('access log with log_encoding=json', () => {
   });
 
   it('one access line per request: method, path, status, durationMs, requestId, subject and client', async () => {
-    const withAzp = forgeToken(g.idp, { azp: 'ci-pipeline' });
-    const withClientId = forgeToken(g.idp, { azp: undefined, client_id: 'faas-cli-client', sub: 'svc-account-7' });
+    const withAzp = forgeCallerToken(g.idp, { azp: 'ci-pipeline' });
+    const withClientId = forgeCallerToken(g.idp, { azp: undefined, client_id: 'faas-cli-client', sub: 'svc-account-7' });
     const graphqlBody = JSON.stringify({ query: '{ gatewayStatus { version } }' });
     const cases: Array<{ method: string; path: string; query?: string; headers: Record<string, string>; body?: string; status: number; token?: string }> = [
       { method: 'GET', path: '/system/functions', query: '?namespace=openfaas-fn', headers: bearer(withAzp), status: 200, token: withAzp },
@@ -452,7 +435,7 @@ describe('access log with log_encoding=console', () => {
 
   it('every line is readable text that starts with an ISO time and a level, not JSON', async () => {
     const id = `console-${randomBytes(6).toString('hex')}`;
-    const token = forgeToken(g.idp);
+    const token = forgeCallerToken(g.idp);
     const res = await request(`${g.url}/system/functions`, { headers: { ...bearer(token), 'x-request-id': id } });
     assert.equal(res.status, 200);
     const line = await waitUntil(() => g.lines.find((l) => l.includes(id)), 5000, { message: 'no access line' });

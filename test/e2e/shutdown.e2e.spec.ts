@@ -1,79 +1,19 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GatewayProcess } from '../support/gateway-process';
 import { openStream, request } from '../support/http-client';
 import { canConnect, freePorts } from '../support/ports';
 import { TestIdentityProvider } from '../support/identity-provider';
 import { OpenFaasStandIn } from '../support/openfaas-stand-in';
 import { sleep, waitUntil } from '../support/wait';
 
-const MAIN = join(__dirname, '..', '..', 'src', 'main.js');
 const AUDIENCE = 'openfaas-gateway';
 const USER = 'admin';
 const PASSWORD = 'shutdown-test-password';
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
-
-/** The real gateway process, as a container runs it: `node build/src/main.js` with its environment. */
-class GatewayProcess {
-  readonly exited: Promise<Exit>;
-  private output = '';
-
-  private constructor(
-    readonly child: ChildProcess,
-    readonly port: number,
-  ) {
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
-  }
-
-  static spawn(env: Record<string, string>, port: number): GatewayProcess {
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new GatewayProcess(child, port);
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get log(): string {
-    return this.output;
-  }
-
-  /** Resolves once the process has printed anything: main.ts is running, the listener is not yet up. */
-  async started(): Promise<void> {
-    await waitUntil(() => this.output.length > 0 || this.child.exitCode !== null, 15_000, { message: 'the gateway printed nothing' });
-  }
-
-  async ready(): Promise<void> {
-    await waitUntil(
-      async () => {
-        if (this.child.exitCode !== null) throw new Error(`the gateway exited during start:\n${this.output}`);
-        return (await request(`${this.url}/healthz`, { timeoutMs: 1000 }).catch(() => undefined))?.status === 200;
-      },
-      20_000,
-      { intervalMs: 100, message: `the gateway did not become ready:\n${this.output}` },
-    );
-  }
-
-  terminate(): number {
-    this.child.kill('SIGTERM');
-    return Date.now();
-  }
-
-  stop(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-}
 
 describe('shutdown: SIGTERM drains, then exits 0', () => {
   let idp: TestIdentityProvider;
@@ -97,7 +37,7 @@ describe('shutdown: SIGTERM drains, then exits 0', () => {
   });
 
   after(async () => {
-    for (const gateway of running) gateway.stop();
+    for (const gateway of running) gateway.kill();
     await Promise.all([idp?.close(), openfaas?.close()]);
     rmSync(secrets, { recursive: true, force: true });
   });

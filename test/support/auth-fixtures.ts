@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { AUDIENCE, Harness } from '../e2e/harness';
 import { GatewayConfig, loadConfig } from '../../src/config/gateway-config';
 import { HttpResponse, request } from './http-client';
+import { TestIdentityProvider } from './identity-provider';
 import { OpenFaasStandIn } from './openfaas-stand-in';
 import { JwsAlgorithm, nowSeconds, Segment, signCompact } from './tokens';
 
 /**
- * Helpers shared by the token and key tests: a config for unit specs, token forging with the
- * identity provider's real key, and the one refusal assertion every negative test makes.
+ * Helpers shared by the token and key tests (and the specs that need a caller's token): a config
+ * for unit specs, token forging with the identity provider's real key, and the one refusal
+ * assertion every negative test makes.
  */
 
 let secretsDir: string | undefined;
@@ -58,6 +60,24 @@ export function goodClaims(issuer: string): Record<string, unknown> {
     exp: now + 300,
     jti: randomBytes(8).toString('base64url'),
   };
+}
+
+/**
+ * A token signed with `idp`'s own key (unless `key` says otherwise) whose subject and client (azp)
+ * are random and tell each other apart, over the other claims of goodClaims (client_id aside);
+ * `claims` override them, and a claim given as undefined is left out.
+ */
+export function forgeCallerToken(idp: TestIdentityProvider, claims: Record<string, unknown> = {}, key: ForgeOptions['key'] = idp.signingKey().privateKey): string {
+  const signer = idp.signingKey();
+  const { client_id: _clientId, ...standard } = goodClaims(idp.issuer);
+  const payload: Record<string, unknown> = {
+    ...standard,
+    sub: `user-${randomBytes(4).toString('hex')}`,
+    azp: `client-${randomBytes(4).toString('hex')}`,
+    ...claims,
+  };
+  for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
+  return signCompact({ header: { alg: signer.alg, typ: 'at+jwt', kid: signer.kid }, payload, key });
 }
 
 /** Signs a token with the harness identity provider's real signing key (unless `key` says otherwise). */
