@@ -201,6 +201,7 @@ export class ProxyService implements OnModuleDestroy {
     exchange.settled = true;
     exchange.upstreamResponse = upstream;
     // From here the upstream decides how long the response lasts (a followed log may idle for long).
+    // node:http arms the connection's idle limit again for its next request (after keep-alive).
     req.socket.setTimeout(0);
     // pipe rather than stream.pipeline, which costs every exchange an AbortController, end-of-stream
     // watchers and, when it finishes, a DOMException with a stack trace. Its two ways to break are
