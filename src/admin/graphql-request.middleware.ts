@@ -2,7 +2,7 @@ import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenVerifierService } from '../auth/token-verifier.service';
-import { GatewayError, toErrorResponse } from '../common/gateway-error';
+import { GatewayError, hasUnreadBody, toErrorResponse } from '../common/gateway-error';
 import { setCaller, setFailure } from '../common/request-context';
 
 /** Largest accepted /graphql request body; the proxied routes are never parsed at all. */
@@ -47,7 +47,7 @@ export class GraphqlRequestMiddleware implements NestMiddleware {
 function send(req: IncomingMessage, res: ServerResponse, error: GatewayError): void {
   setFailure(req, error);
   const { status, headers, body } = toErrorResponse(error);
-  if (!req.complete) headers.connection = 'close';
+  if (hasUnreadBody(req)) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { TokenVerifierService } from '../auth/token-verifier.service';
+import { clientIdOf, TokenVerifierService } from '../auth/token-verifier.service';
 import { TokenDiagnostics } from './models/token-diagnostics.model';
-
-const CLIENT_CLAIMS = ['azp', 'client_id', 'appid', 'cid'];
 
 @Injectable()
 export class TokenDiagnosticsService {
@@ -14,14 +12,13 @@ export class TokenDiagnosticsService {
     const claims = diagnosis.claims ?? {};
     const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp : undefined;
     const aud = claims.aud;
-    const client = CLIENT_CLAIMS.map((c) => claims[c]).find((v): v is string => typeof v === 'string');
     return {
       valid: diagnosis.valid,
       reason: diagnosis.reason ?? null,
       description: diagnosis.description ?? null,
       checks: diagnosis.checks.map((c) => ({ ...c })),
       subject: typeof claims.sub === 'string' ? claims.sub : null,
-      clientId: client ?? null,
+      clientId: clientIdOf(claims) ?? null,
       issuer: typeof claims.iss === 'string' ? claims.iss : null,
       audiences: (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string'),
       expiresAt: exp === undefined ? null : new Date(exp * 1000),

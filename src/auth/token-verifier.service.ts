@@ -17,7 +17,6 @@ export const MAX_HEADER_LENGTH = 2048;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const ACCEPTED_TYP = new Set(['jwt', 'at+jwt', 'application/jwt', 'application/at+jwt']);
 const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
-const CLIENT_CLAIMS = ['azp', 'client_id', 'appid', 'cid'] as const;
 const MIN_RSA_BITS = 2048;
 
 const EC_CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
@@ -255,10 +254,9 @@ export class TokenVerifierService {
 
   private toVerifiedToken(decoded: Decoded, key: SigningKey): VerifiedToken {
     const { payload } = decoded;
-    const clientClaim = CLIENT_CLAIMS.find((c) => typeof payload[c] === 'string');
     return Object.freeze({
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
-      clientId: clientClaim ? (payload[clientClaim] as string) : undefined,
+      clientId: clientIdOf(payload),
       issuer: payload.iss as string,
       audiences: Object.freeze(payload.aud === undefined ? [] : toArray(payload.aud as string | string[])),
       expiresAt: payload.exp as number,
@@ -266,6 +264,14 @@ export class TokenVerifierService {
       claims: Object.freeze(payload),
     });
   }
+}
+
+const CLIENT_CLAIMS = ['azp', 'client_id', 'appid', 'cid'] as const;
+
+/** The calling client, from whichever claim the IdP puts it in (azp, client_id, appid, cid). */
+export function clientIdOf(claims: Readonly<Record<string, unknown>>): string | undefined {
+  const claim = CLIENT_CLAIMS.find((c) => typeof claims[c] === 'string');
+  return claim === undefined ? undefined : (claims[claim] as string);
 }
 
 function decode(token: string): { outcome: Outcome; decoded?: Decoded } {

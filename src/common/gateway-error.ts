@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 /**
  * Every refusal the gateway makes, by stable code. The HTTP status, the RFC 6750 challenge and
  * the GraphQL extensions.code for each are decided here and nowhere else.
@@ -46,6 +48,16 @@ export interface ErrorResponse {
 }
 
 const quote = (text: string) => text.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?');
+
+/**
+ * Whether body bytes of this request may still be on the wire: an answer sent before reading
+ * them must close the connection, which cannot be reused with them unread.
+ */
+export function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
 
 /** Maps a GatewayError to the status, headers and JSON body every door of the gateway answers with. */
 export function toErrorResponse(error: GatewayError): ErrorResponse {

@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { createProxyServer } from 'http-proxy';
 import { TokenVerifierService } from '../auth/token-verifier.service';
 import { VerifiedToken } from '../auth/verified-token';
-import { GatewayError, toErrorResponse } from '../common/gateway-error';
+import { GatewayError, hasUnreadBody, toErrorResponse } from '../common/gateway-error';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
 import { RequestTracker, Track } from '../observability/request-tracker.service';
@@ -291,7 +291,7 @@ export class ProxyService implements OnModuleDestroy {
     const { status, headers, body } = toErrorResponse(error);
     if (exchange) headers['x-request-id'] = exchange.track.id;
     // An unread request body cannot be skipped on a kept-alive connection.
-    if (hasBody(req) && !req.complete) headers.connection = 'close';
+    if (hasUnreadBody(req)) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
@@ -316,11 +316,6 @@ function countSockets(pool: NodeJS.ReadOnlyDict<unknown[]>): number {
   let n = 0;
   for (const name in pool) n += pool[name]?.length ?? 0;
   return n;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function asGatewayError(err: unknown, logger: Logger): GatewayError {
