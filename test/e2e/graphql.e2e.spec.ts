@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildClientSchema, IntrospectionQuery, getIntrospectionQuery, lexicographicSortSchema, printSchema } from 'graphql';
 import { ADMIN_BASIC, ADMIN_PASSWORD, ADMIN_USER, AUDIENCE, Harness } from './harness';
-import { closedPort, HttpResponse, request } from '../support/http-client';
+import { closedPort, HttpResponse, rawHttp, request } from '../support/http-client';
 import { nowSeconds, signCompact } from '../support/tokens';
 import { sleep, waitUntil } from '../support/wait';
 import { SCHEMA_FILE } from '../tools/served-schema';
@@ -187,6 +187,17 @@ describe('GraphQL /graphql: the door (token, method, CSRF, body size, query limi
       assert.doesNotMatch(res.text, /<html|__typename"?\s*:/i);
       assert.equal((res.json() as { error: string }).error, 'method_not_allowed');
     }
+  });
+
+  it('a refusal sent before any body is read keeps a bodyless request\'s connection open, and closes one whose body is unread', async () => {
+    const port = Number(new URL(h.url).port);
+    const bodyless = await rawHttp('127.0.0.1', port, 'GET /graphql HTTP/1.1\r\nHost: gw\r\n\r\n', { timeoutMs: 500 });
+    assert.match(bodyless, /^HTTP\/1\.1 405 /);
+    assert.match(bodyless, /\r\nconnection: keep-alive\r\n/i);
+    // A POST without a token whose body has not arrived: answered at once, connection closed.
+    const unread = await rawHttp('127.0.0.1', port, 'POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{', { timeoutMs: 2000 });
+    assert.match(unread, /^HTTP\/1\.1 401 /);
+    assert.match(unread, /\r\nconnection: close\r\n/i);
   });
 
   it('CSRF prevention: a text/plain (or form) POST with a valid token is refused with 400 and runs nothing', async () => {
