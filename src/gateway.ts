@@ -58,15 +58,17 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     server,
     port,
     metricsPort,
-    close: () => (closing ??= drainAndClose(app, server, connections, config.shutdownTimeoutMs)),
+    close: () => (closing ??= drainAndClose(app, server, connections, config.shutdownTimeoutMs).finally(() => log.end())),
   };
 }
 
 function configureServer(server: Server, config: GatewayConfig): void {
   server.requestTimeout = config.readTimeoutMs;
   server.headersTimeout = Math.min(config.readTimeoutMs, 60_000);
-  // Idle time allowed before a response starts; the proxy lifts it once a response streams.
-  server.timeout = config.writeTimeoutMs;
+  // No idle timer on every connection: node:http would re-arm it on each read and write of every
+  // proxied exchange, where upstream_timeout already bounds the wait for a response. Requests
+  // Nest answers get write_timeout as their idle limit when they start (ProxyService.attach).
+  server.timeout = 0;
   server.keepAliveTimeout = 5_000;
 }
 

@@ -26,7 +26,7 @@ export class GraphqlRequestMiddleware implements NestMiddleware {
     }
     let verdict;
     try {
-      verdict = this.verifier.authenticate(req.headers.authorization);
+      verdict = this.verifier.authenticate(req.headers.authorization, req.socket);
     } catch (err) {
       return send(req, res, err as GatewayError);
     }

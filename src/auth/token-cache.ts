@@ -1,11 +1,14 @@
 import { hash, KeyObject } from 'node:crypto';
 import { VerifiedToken } from './verified-token';
 
-interface Entry {
+/** A verified token as the cache holds it. */
+export interface CacheEntry {
   readonly token: VerifiedToken;
   readonly key: KeyObject;
   readonly validUntilMs: number;
 }
+
+export type KeyHeld = (token: VerifiedToken, key: KeyObject) => boolean;
 
 /**
  * Remembers tokens that passed every check, keyed by a SHA-256 of the token (never the token),
@@ -14,7 +17,7 @@ interface Entry {
  * verified it is no longer held.
  */
 export class TokenCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, CacheEntry>();
   hits = 0;
   misses = 0;
 
@@ -28,13 +31,18 @@ export class TokenCache {
     return this.entries.size;
   }
 
-  get(hash: string, nowMs: number, isHeld: (token: VerifiedToken, key: KeyObject) => boolean): VerifiedToken | undefined {
+  get(hash: string, nowMs: number, isHeld: KeyHeld): VerifiedToken | undefined {
+    return this.lookup(hash, nowMs, isHeld)?.token;
+  }
+
+  /** The entry for a token hash while it is still good (counted as a hit), else undefined (a miss). */
+  lookup(hash: string, nowMs: number, isHeld: KeyHeld): CacheEntry | undefined {
     const entry = this.entries.get(hash);
     if (entry === undefined) {
       this.misses++;
       return undefined;
     }
-    if (entry.validUntilMs <= nowMs || !isHeld(entry.token, entry.key)) {
+    if (!TokenCache.stillGood(entry, nowMs, isHeld)) {
       this.entries.delete(hash);
       this.misses++;
       return undefined;
@@ -42,17 +50,25 @@ export class TokenCache {
     this.entries.delete(hash);
     this.entries.set(hash, entry);
     this.hits++;
-    return entry.token;
+    return entry;
   }
 
-  set(hash: string, token: VerifiedToken, key: KeyObject, validUntilMs: number): void {
-    if (this.maxEntries <= 0) return;
+  /** Whether an entry would still be handed out: its token not expired, the key that verified it still held. */
+  static stillGood(entry: CacheEntry, nowMs: number, isHeld: KeyHeld): boolean {
+    return entry.validUntilMs > nowMs && isHeld(entry.token, entry.key);
+  }
+
+  /** Remembers a verified token; returns its entry, or undefined when the cache is turned off (size 0). */
+  set(hash: string, token: VerifiedToken, key: KeyObject, validUntilMs: number): CacheEntry | undefined {
+    if (this.maxEntries <= 0) return undefined;
     this.entries.delete(hash);
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
-    this.entries.set(hash, { token, key, validUntilMs });
+    const entry = { token, key, validUntilMs };
+    this.entries.set(hash, entry);
+    return entry;
   }
 
   clear(): void {

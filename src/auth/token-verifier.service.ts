@@ -6,7 +6,7 @@ import { formatDuration } from '../config/duration';
 import { GatewayConfig } from '../config/gateway-config';
 import { extractBearerToken } from './bearer-token';
 import { SigningKey, SigningKeysService } from './signing-keys.service';
-import { TokenCache } from './token-cache';
+import { CacheEntry, TokenCache } from './token-cache';
 import { TokenCheck, TokenDiagnosis, VerifiedToken } from './verified-token';
 
 /** Tokens longer than this are refused before any parsing. */
@@ -54,6 +54,10 @@ interface Inspection {
   key: SigningKey | undefined;
 }
 
+/** Where a connection keeps the verdict for the Authorization header it sent last (see authenticate). */
+const LAST_VERDICT = Symbol('auth.lastVerdict');
+type Remembering = { [LAST_VERDICT]?: { readonly header: string; readonly entry: CacheEntry } };
+
 const pass = (detail: string): Outcome => ({ passed: true, detail });
 const fail = (reason: string, detail: string): Outcome => ({ passed: false, reason, detail });
 
@@ -82,11 +86,34 @@ export class TokenVerifierService {
     return { hits: this.cache.hits, misses: this.cache.misses, size: this.cache.size };
   }
 
-  /** Authenticates an Authorization header: a cached verdict at once, else a full verification. */
-  authenticate(authorization: string | undefined): VerifiedToken | Promise<VerifiedToken> {
+  /**
+   * Authenticates an Authorization header: a cached verdict at once, else a full verification.
+   *
+   * With `connection` (the request's socket), the verdict for the header that connection sent
+   * last is kept on it. A kept-alive caller sends the same header on every request; while the
+   * cache would still hand that verdict out (the token not expired, the key that verified it
+   * still held) it is reused without parsing the header or hashing the token again. Only an
+   * identical header matches.
+   */
+  authenticate(authorization: string | undefined, connection?: object): VerifiedToken | Promise<VerifiedToken> {
+    const now = Date.now();
+    const memo = connection as Remembering | undefined;
+    const last = memo?.[LAST_VERDICT];
+    if (last !== undefined && last.header === authorization && TokenCache.stillGood(last.entry, now, this.isHeld)) {
+      this.cache.hits++;
+      return last.entry.token;
+    }
     const token = extractBearerToken(authorization);
     const hash = TokenCache.keyOf(token);
-    return this.cached(token, hash) ?? this.verifyUncached(token, hash);
+    const entry = this.cache.lookup(hash, now, this.isHeld);
+    if (entry !== undefined) {
+      if (memo !== undefined) memo[LAST_VERDICT] = { header: authorization as string, entry };
+      return entry.token;
+    }
+    return this.verifyUncached(token, hash).then((verified) => {
+      if (memo !== undefined && verified.entry !== undefined) memo[LAST_VERDICT] = { header: authorization as string, entry: verified.entry };
+      return verified.token;
+    });
   }
 
   /** A token verified earlier and still good, or undefined: no signature work. */
@@ -97,11 +124,11 @@ export class TokenVerifierService {
   /** Verifies a token; throws a GatewayError whose description names the failed check. */
   async verify(token: string): Promise<VerifiedToken> {
     const hash = TokenCache.keyOf(token);
-    return this.cached(token, hash) ?? this.verifyUncached(token, hash);
+    return this.cached(token, hash) ?? (await this.verifyUncached(token, hash)).token;
   }
 
   /** The full verification after a cache miss (looked up once, so each call counts one hit or one miss). */
-  private async verifyUncached(token: string, hash: string): Promise<VerifiedToken> {
+  private async verifyUncached(token: string, hash: string): Promise<{ token: VerifiedToken; entry: CacheEntry | undefined }> {
     const { failure, decoded, key } = await this.inspect(token, false);
     if (failure || !decoded || !key) {
       const reason = failure?.reason ?? 'malformed';
@@ -109,8 +136,8 @@ export class TokenVerifierService {
       throw new GatewayError(code, failure?.detail ?? 'token could not be verified', reason);
     }
     const verified = this.toVerifiedToken(decoded, key);
-    this.cache.set(hash, verified, key.key, (verified.expiresAt + this.skewSeconds) * 1000);
-    return verified;
+    const entry = this.cache.set(hash, verified, key.key, (verified.expiresAt + this.skewSeconds) * 1000);
+    return { token: verified, entry };
   }
 
   /** Runs every check, not only up to the first failure, and reports each. Never echoes the token. */

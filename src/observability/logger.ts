@@ -1,5 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
+import { LogSink } from './log-sink';
 
 /** Field names that must never be logged with their values, at any depth. */
 const SECRET_FIELDS = new Set(['authorization', 'password', 'token', 'secret', 'cookie', 'proxy-authorization']);
@@ -51,19 +52,28 @@ export interface AppLog {
   readonly logger: Logger;
   readonly sink: DestinationStream;
   readonly encoding: 'console' | 'json';
+  /** Writes what waits and stops the flush timer (the gateway's close). */
+  end(): void;
 }
-
-/** Lines are written in batches of this many bytes, and at least every FLUSH_MS. */
-const BATCH_BYTES = 4096;
-const FLUSH_MS = 500;
 
 /**
  * The process logger: pino, one JSON object per line (log_encoding=json), or the same records as
  * readable lines (console). Known secret-bearing fields are redacted wherever they appear. Lines
- * go to stdout in batches (flushed at least twice a second and at exit), not one write each.
+ * go to stdout through a LogSink: in batches, at the latest a quarter second after they were
+ * logged, and at exit.
  */
 export function createLogger(settings: LogSettings, destination?: DestinationStream): AppLog {
-  const sink = destination ?? pino.destination({ sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_MS });
+  const own =
+    destination === undefined
+      ? new LogSink(undefined, {
+          dropNotice: (lines) => {
+            const record = { level: 40, time: Date.now(), msg: `${lines} log lines were dropped: stdout did not keep up` };
+            return settings.encoding === 'json' ? `${JSON.stringify({ ...record, level: 'warn', time: new Date(record.time).toISOString() })}\n` : consoleLine(record);
+          },
+        })
+      : undefined;
+  const sink: DestinationStream = own ?? (destination as DestinationStream);
+  const end = () => own?.end();
   const options: LoggerOptions = {
     level: settings.debug ? 'debug' : 'info',
     base: undefined,
@@ -74,14 +84,14 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
       { ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { ...options.formatters, level: (label) => ({ level: label }) } },
       sink,
     );
-    return { logger, sink, encoding: 'json' };
+    return { logger, sink, encoding: 'json', end };
   }
   const logger = pino(options, {
     write(line: string) {
       sink.write(consoleLine(JSON.parse(line) as Record<string, unknown>));
     },
   });
-  return { logger, sink, encoding: 'console' };
+  return { logger, sink, encoding: 'console', end };
 }
 
 /** Nest's logger interface over pino, so framework and gateway logs share one stream and format. */

@@ -84,15 +84,19 @@ export class ProxyService implements OnModuleDestroy {
   attach(server: Server): void {
     const fallback = server.listeners('request') as Listener[];
     server.removeAllListeners('request');
+    const idleLimit = this.config.writeTimeoutMs;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handle(req, res, false)) return;
       this.tracker.begin(req, res);
+      // write_timeout: the longest a connection may idle while Nest works on its answer.
+      req.socket.setTimeout(idleLimit);
       for (const listener of fallback) listener(req, res);
     });
     // Expect: 100-continue: authenticate before inviting the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handle(req, res, true)) return;
       this.tracker.begin(req, res);
+      req.socket.setTimeout(idleLimit);
       res.writeContinue();
       for (const listener of fallback) listener(req, res);
     });
@@ -116,7 +120,7 @@ export class ProxyService implements OnModuleDestroy {
     };
     req[CTX] = exchange;
     // The one listener per exchange: frees the upstream side on an abort, then writes the records.
-    res.once('close', onCallerClose);
+    res.on('close', onCallerClose);
     if (route === 'function' && !this.config.allowInvoke) {
       this.send(req, res, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
       return true;
@@ -128,7 +132,7 @@ export class ProxyService implements OnModuleDestroy {
     }
     let verdict: VerifiedToken | Promise<VerifiedToken>;
     try {
-      verdict = this.verifier.authenticate(req.headers.authorization);
+      verdict = this.verifier.authenticate(req.headers.authorization, req.socket);
     } catch (err) {
       this.send(req, res, asGatewayError(err, this.logger));
       return true;
@@ -200,9 +204,8 @@ export class ProxyService implements OnModuleDestroy {
     if (!this.relayHead(upstream, req, res)) return;
     exchange.settled = true;
     exchange.upstreamResponse = upstream;
-    // From here the upstream decides how long the response lasts (a followed log may idle for long).
-    // node:http arms the connection's idle limit again for its next request (after keep-alive).
-    req.socket.setTimeout(0);
+    // From here the upstream decides how long the response lasts (a followed log may idle for long):
+    // the connection has no idle timer while a proxied exchange runs on it.
     // pipe rather than stream.pipeline, which costs every exchange an AbortController, end-of-stream
     // watchers and, when it finishes, a DOMException with a stack trace. Its two ways to break are
     // handled here: OpenFaaS cutting the body cuts the caller's (a hang otherwise), and the caller
