@@ -32,25 +32,43 @@ abstract class HotMetric {
   }
 }
 
-/** A counter whose series are found by a caller-made key; labels are built once per series. */
-export class HotCounter extends HotMetric {
-  private readonly series = new Map<string, MetricValue>();
+/**
+ * gateway_http_requests_total: one series per route class, method and status. A series is found
+ * by two small integers and the status code, without building a key string; its labels are made
+ * once, when it first counts.
+ */
+export class RequestCounter extends HotMetric {
+  private readonly cells: Array<Map<number, MetricValue> | undefined> = [];
 
-  constructor(registry: Registry, name: string, help: string) {
+  constructor(
+    registry: Registry,
+    name: string,
+    help: string,
+    private readonly routes: readonly string[],
+    private readonly methods: readonly string[],
+  ) {
     super(registry, name, help, 'counter');
   }
 
-  inc(key: string, labels: () => Labels): void {
-    const entry = this.series.get(key);
-    if (entry !== undefined) {
-      entry.value++;
+  /** `route` and `method` index the arrays given to the constructor. */
+  inc(route: number, method: number, status: number): void {
+    const cell = route * this.methods.length + method;
+    let byStatus = this.cells[cell];
+    if (byStatus === undefined) this.cells[cell] = byStatus = new Map();
+    const series = byStatus.get(status);
+    if (series !== undefined) {
+      series.value++;
     } else {
-      this.series.set(key, { value: 1, labels: labels() });
+      byStatus.set(status, { value: 1, labels: { route: this.routes[route], method: this.methods[method], status: String(status) } });
     }
   }
 
   get() {
-    return this.result([...this.series.values()].map((v) => ({ value: v.value, labels: v.labels })));
+    const values: MetricValue[] = [];
+    for (const byStatus of this.cells) {
+      if (byStatus !== undefined) for (const series of byStatus.values()) values.push({ value: series.value, labels: series.labels });
+    }
+    return this.result(values);
   }
 }
 
@@ -81,8 +99,13 @@ export class HotHistogram extends HotMetric {
       s = { labels: { [this.label]: labelValue }, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
       this.series.set(labelValue, s);
     }
-    const i = this.buckets.findIndex((upper) => value <= upper);
-    if (i !== -1) s.counts[i]++;
+    const buckets = this.buckets;
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]) {
+        s.counts[i]++;
+        break;
+      }
+    }
     s.sum += value;
     s.count++;
   }

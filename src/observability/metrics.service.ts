@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { TokenVerifierService } from '../auth/token-verifier.service';
-import { HotCounter, HotHistogram } from './hot-metrics';
+import { HotHistogram, RequestCounter } from './hot-metrics';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -15,7 +15,12 @@ export function createRegistry(): Registry {
 
 export type RouteLabel = 'system' | 'function' | 'graphql' | 'health' | 'other';
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const ROUTES: readonly RouteLabel[] = ['system', 'function', 'graphql', 'health', 'other'];
+const ROUTE_INDEX: Readonly<Record<RouteLabel, number>> = { system: 0, function: 1, graphql: 2, health: 3, other: 4 };
+/** Methods counted by name; any other is counted as "other" (the last). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
+const OTHER_METHOD = METHODS.length - 1;
+const METHOD_INDEX = new Map<string, number>(METHODS.slice(0, OTHER_METHOD).map((method, i) => [method, i]));
 
 /**
  * The gateway's Prometheus metrics. Labels come from small fixed sets (route class, method,
@@ -23,7 +28,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  */
 @Injectable()
 export class MetricsService {
-  private readonly requests: HotCounter;
+  private readonly requests: RequestCounter;
   private readonly upstreamLatency: HotHistogram;
   private readonly authFailures: Counter<'reason'>;
   private readonly jwksFetches: Counter<'outcome'>;
@@ -35,7 +40,7 @@ export class MetricsService {
     verifier: TokenVerifierService,
   ) {
     const registers = [registry];
-    this.requests = new HotCounter(registry, 'gateway_http_requests_total', 'Requests answered on the public port, by route class, method and status.');
+    this.requests = new RequestCounter(registry, 'gateway_http_requests_total', 'Requests answered on the public port, by route class, method and status.', ROUTES, METHODS);
     this.upstreamLatency = new HotHistogram(
       registry,
       'gateway_upstream_response_seconds',
@@ -94,8 +99,7 @@ export class MetricsService {
   }
 
   request(route: RouteLabel, method: string | undefined, status: number): void {
-    const known = method !== undefined && METHODS.has(method) ? method : 'other';
-    this.requests.inc(`${route} ${known} ${status}`, () => ({ route, method: known, status: String(status) }));
+    this.requests.inc(ROUTE_INDEX[route], (method === undefined ? undefined : METHOD_INDEX.get(method)) ?? OTHER_METHOD, status);
   }
 
   upstreamResponded(route: RouteLabel, seconds: number): void {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VerifiedToken } from '../auth/verified-token';
 import type { GatewayError } from '../common/gateway-error';
@@ -30,9 +30,16 @@ type TrackedRequest = IncomingMessage & { [TRACK]?: Track };
  * kept, else one is made; either way it goes upstream and back to the caller), and when the
  * response ends writes the access log line, the request metrics and, for state-changing calls,
  * the audit record.
+ *
+ * A made id is this process's random prefix and a sequence number ("3f9c0a7e51d2b846-2s1"):
+ * unique across restarts and replicas without a random draw and a UUID's formatting per request.
+ * Request ids are labels, not secrets.
  */
 @Injectable()
 export class RequestTracker {
+  private readonly idPrefix = `${randomBytes(8).toString('hex')}-`;
+  private sequence = 0;
+
   constructor(
     private readonly accessLog: AccessLog,
     private readonly metrics: MetricsService,
@@ -54,7 +61,7 @@ export class RequestTracker {
    */
   start(req: IncomingMessage, route: RouteLabel): Track {
     const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : this.idPrefix + (++this.sequence).toString(36);
     req.headers['x-request-id'] = id;
     return { id, route, started: performance.now(), url: req.url ?? '/', peek: undefined };
   }

@@ -31,7 +31,7 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
 }
 
 /**
- * Rewrites a proxied request's headers in place before it leaves: the one place where upstream
+ * Replaces a proxied request's headers with those to send upstream: the one place where upstream
  * credentials are set. `/system/*` gets the admin Basic credentials instead of the caller's
  * token; invocations lose the caller's Authorization and get nothing, because OpenFaaS hands
  * that header to user code. Hop-by-hop headers go, and so does any header with an underscore,
@@ -42,33 +42,30 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
  * the start of another request on a pooled connection.
  */
 export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string): void {
-  const headers = req.headers;
-  const length = headers['content-length'];
-  const chunked = headers['transfer-encoding'] !== undefined;
-  const named = headers.connection;
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name.includes('_')) delete headers[name];
+  const given = req.headers;
+  const named = given.connection;
+  // Rare: the names a caller lists in Connection go too.
+  const listed = named === undefined ? undefined : new Set(named.split(',').map((token) => token.trim().toLowerCase()));
+  // A new object rather than deletes, which would turn the headers into a slow dictionary.
+  const out: IncomingHttpHeaders = {};
+  for (const name in given) {
+    if (name === 'authorization' || HOP_BY_HOP.has(name) || name.includes('_') || listed?.has(name)) continue;
+    out[name] = given[name];
   }
-  if (named) {
-    for (const token of named.split(',')) delete headers[token.trim().toLowerCase()];
+  if (given['transfer-encoding'] !== undefined) {
+    out['transfer-encoding'] = 'chunked';
+  } else if (given['content-length'] !== undefined) {
+    out['content-length'] = given['content-length'];
   }
-  if (chunked) {
-    headers['transfer-encoding'] = 'chunked';
-  } else if (length !== undefined) {
-    headers['content-length'] = length;
-  }
-  if (route === 'system') {
-    headers.authorization = adminAuthorization;
-  } else {
-    delete headers.authorization;
-  }
+  if (route === 'system') out.authorization = adminAuthorization;
   const client = req.socket.remoteAddress;
   if (client) {
-    const prior = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+    const prior = out['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
   }
-  headers['x-forwarded-host'] ??= headers.host;
-  headers['x-forwarded-proto'] ??= 'http';
+  if (out['x-forwarded-host'] === undefined && out.host !== undefined) out['x-forwarded-host'] = out.host;
+  out['x-forwarded-proto'] ??= 'http';
+  req.headers = out;
 }
 
 /** The upstream response's headers, less hop-by-hop ones, for the caller. */

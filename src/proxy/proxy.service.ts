@@ -40,6 +40,24 @@ interface Exchange {
 }
 
 type ProxiedRequest = IncomingMessage & { [CTX]?: Exchange };
+
+/**
+ * What http-proxy pipes into the upstream request: its `buffer` option, which its stream pass
+ * reads synchronously inside proxy.web(). forward() names the request just before that call. A
+ * request with a body is piped as it is; one without (no Content-Length, no Transfer-Encoding)
+ * ends the upstream request at once rather than waiting for an empty body to flow through a pipe.
+ */
+class BodySource {
+  request: IncomingMessage | undefined;
+
+  pipe(upstream: ClientRequest): ClientRequest {
+    const req = this.request;
+    this.request = undefined;
+    if (req !== undefined && hasBody(req)) return req.pipe(upstream);
+    upstream.end();
+    return upstream;
+  }
+}
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
@@ -54,6 +72,7 @@ export class ProxyService implements OnModuleDestroy {
   private readonly logger = new Logger(ProxyService.name);
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
+  private readonly body = new BodySource();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -72,6 +91,7 @@ export class ProxyService implements OnModuleDestroy {
       toProxy: true,
       xfwd: false,
       ws: false,
+      buffer: this.body as never,
     });
     keepOnlyStreamPass(this.proxy as unknown as ProxyPasses);
     this.proxy.on('proxyReq', this.onUpstreamRequest as () => void);
@@ -167,8 +187,10 @@ export class ProxyService implements OnModuleDestroy {
     if (expectsContinue) res.writeContinue();
     try {
       // No per-call options: http-proxy would copy its options and re-parse the target each time.
+      this.body.request = req;
       this.proxy.web(req, res, this.onUpstreamError as never);
     } catch (err) {
+      this.body.request = undefined;
       // node:http refused to build the upstream request; thrown from here it would end the process.
       this.logger.warn(`upstream request ${req.method} ${req.url?.split('?')[0]} not sent: ${(err as Error).message}`);
       this.settle(req, res, new GatewayError('bad_request', 'The request cannot be forwarded to the OpenFaaS gateway as it is.'));
@@ -206,14 +228,7 @@ export class ProxyService implements OnModuleDestroy {
     exchange.upstreamResponse = upstream;
     // From here the upstream decides how long the response lasts (a followed log may idle for long):
     // the connection has no idle timer while a proxied exchange runs on it.
-    // pipe rather than stream.pipeline, which costs every exchange an AbortController, end-of-stream
-    // watchers and, when it finishes, a DOMException with a stack trace. Its two ways to break are
-    // handled here: OpenFaaS cutting the body cuts the caller's (a hang otherwise), and the caller
-    // going away destroys the upstream response (onCallerClose).
-    upstream.on('close', () => {
-      if (!upstream.complete) res.destroy();
-    });
-    upstream.pipe(res);
+    relayBody(upstream, res);
   };
 
   /**
@@ -307,6 +322,32 @@ export class ProxyService implements OnModuleDestroy {
 function onCallerClose(this: ServerResponse & { req: ProxiedRequest }): void {
   const exchange = this.req[CTX];
   exchange?.owner.closed(this.req, this, exchange);
+}
+
+/**
+ * Streams the upstream body to the caller, chunk by chunk, pausing while the caller's socket is
+ * full. Three listeners instead of pipe()'s eight added and removed again, and rather than
+ * stream.pipeline, which costs every exchange an AbortController, end-of-stream watchers and, when
+ * it finishes, a DOMException with a stack trace. The ways to break: OpenFaaS cutting the body
+ * cuts the caller's (a hang otherwise); the caller going away destroys the upstream response
+ * (onCallerClose), after which no more chunks come.
+ */
+function relayBody(upstream: IncomingMessage, res: ServerResponse): void {
+  upstream.on('data', (chunk: Buffer) => {
+    if (!res.write(chunk)) {
+      upstream.pause();
+      res.once('drain', () => upstream.resume());
+    }
+  });
+  upstream.on('end', () => res.end());
+  upstream.on('close', () => {
+    if (!upstream.complete) res.destroy();
+  });
+}
+
+/** Whether a request carries a body (RFC 9112 §6.3: a request without either header has none). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
 }
 
 function keepOnlyStreamPass(proxy: ProxyPasses): void {
