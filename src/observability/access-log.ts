@@ -18,40 +18,69 @@ export interface AccessRecord {
 /**
  * The access log: one line per request, in the same shape pino writes (JSON, or a console line),
  * built directly rather than through pino's generic serializer and redaction, because it runs on
- * every request and its fields are known: none of them can hold a token or a password.
+ * every request and its fields are known: none of them can hold a token or a password. Fields
+ * that cannot need quoting are written as they are: the request id (made here, or checked against
+ * [A-Za-z0-9._:-]), the method (an HTTP token) and the route class; a caller's subject and client
+ * are formatted once per verified token.
  */
 export class AccessLog {
   private lastMs = 0;
   private lastTime = '';
+  private readonly callers = new WeakMap<object, string>();
 
   constructor(private readonly log: AppLog) {}
 
-  write(r: AccessRecord): void {
+  write(r: AccessRecord, caller?: object): void {
     if (!this.log.logger.isLevelEnabled('info')) return;
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
       this.lastTime = new Date(now).toISOString();
     }
-    const time = this.lastTime;
-    const line = this.log.encoding === 'json' ? json(time, r) : consoleText(time, r);
-    this.log.sink.write(line);
+    const json = this.log.encoding === 'json';
+    let who = '';
+    if (r.subject !== undefined || r.client !== undefined) {
+      const known = caller === undefined ? undefined : this.callers.get(caller);
+      if (known !== undefined) {
+        who = known;
+      } else {
+        who = json ? jsonCaller(r) : consoleCaller(r);
+        if (caller !== undefined) this.callers.set(caller, who);
+      }
+    }
+    this.log.sink.write(json ? jsonLine(this.lastTime, r, who) : consoleLine(this.lastTime, r, who));
   }
 }
 
-function json(time: string, r: AccessRecord): string {
-  let line = `{"level":"info","time":"${time}","requestId":${JSON.stringify(r.requestId)},"method":${JSON.stringify(r.method ?? '')},"path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${r.durationMs},"route":"${r.route}"`;
-  if (r.subject !== undefined) line += `,"subject":${JSON.stringify(r.subject)}`;
-  if (r.client !== undefined) line += `,"client":${JSON.stringify(r.client)}`;
+/** Milliseconds to one decimal, without formatting a fractional number. */
+function tenths(ms: number): string {
+  const t = Math.round(ms * 10);
+  return `${(t - (t % 10)) / 10}.${t % 10}`;
+}
+
+function jsonCaller(r: AccessRecord): string {
+  let text = '';
+  if (r.subject !== undefined) text += `,"subject":${JSON.stringify(r.subject)}`;
+  if (r.client !== undefined) text += `,"client":${JSON.stringify(r.client)}`;
+  return text;
+}
+
+function consoleCaller(r: AccessRecord): string {
+  let text = '';
+  if (r.subject !== undefined) text += ` subject=${consoleValue(r.subject)}`;
+  if (r.client !== undefined) text += ` client=${consoleValue(r.client)}`;
+  return text;
+}
+
+function jsonLine(time: string, r: AccessRecord, who: string): string {
+  let line = `{"level":"info","time":"${time}","requestId":"${r.requestId}","method":"${r.method ?? ''}","path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${tenths(r.durationMs)},"route":"${r.route}"${who}`;
   if (r.reason !== undefined) line += `,"reason":${JSON.stringify(r.reason)}`;
   if (r.aborted) line += ',"aborted":true';
   return `${line},"msg":"request"}\n`;
 }
 
-function consoleText(time: string, r: AccessRecord): string {
-  let line = `${time} INFO  request requestId=${consoleValue(r.requestId)} method=${consoleValue(r.method ?? '')} path=${consoleValue(r.path)} status=${r.status} durationMs=${r.durationMs} route=${r.route}`;
-  if (r.subject !== undefined) line += ` subject=${consoleValue(r.subject)}`;
-  if (r.client !== undefined) line += ` client=${consoleValue(r.client)}`;
+function consoleLine(time: string, r: AccessRecord, who: string): string {
+  let line = `${time} INFO  request requestId=${r.requestId} method=${r.method ?? ''} path=${consoleValue(r.path)} status=${r.status} durationMs=${tenths(r.durationMs)} route=${r.route}${who}`;
   if (r.reason !== undefined) line += ` reason=${consoleValue(r.reason)}`;
   if (r.aborted) line += ' aborted=true';
   return `${line}\n`;

@@ -2,13 +2,13 @@ import { writeSync } from 'node:fs';
 
 /** What a log sink needs from the file it writes to; tests pass their own. */
 export interface LogFile {
-  /** Writes bytes from `offset`, returns how many were taken; throws like fs.writeSync. */
-  write(data: Buffer, offset: number): number;
+  /** Writes `length` bytes of `data` from `offset`, returns how many were taken; throws like fs.writeSync. */
+  write(data: Buffer, offset: number, length: number): number;
 }
 
 export interface LogSinkOptions {
-  /** Lines are written once this many characters wait (one system call per batch). */
-  batchChars?: number;
+  /** Lines are written once this many bytes wait (one system call per batch). */
+  batchBytes?: number;
   /** ... and at the latest this long after the first of them. */
   flushMs?: number;
   /** While the reader of stdout does not keep up, at most this many bytes wait; later lines are dropped and counted. */
@@ -21,25 +21,27 @@ const sinks = new Set<LogSink>();
 let exitHooked = false;
 
 /**
- * Where the gateway's log lines go: stdout, in batches written by this thread. One line per
- * request would cost a system call each, and a thread-pool stream (pino.destination with
- * sync: false) a hand-off to another thread per batch plus its wake-ups; here a line is
- * appended to a string, and a batch goes out in one write when BATCH_CHARS characters wait, at
- * the latest FLUSH_MS after the first of them, when the gateway closes and when the process
- * exits. Lines keep their order (the app log and the access log share this sink).
+ * Where the gateway's log lines go: stdout, in batches written by this thread. One write per line
+ * would cost a system call each, and a thread-pool stream (pino.destination with sync: false) a
+ * hand-off to another thread per batch plus its wake-ups. Here each line is encoded into a buffer
+ * as it comes, and the buffer goes out in one write when batchBytes wait, at the latest flushMs
+ * after the first of them, when the gateway closes and when the process exits. Lines keep their
+ * order (the app log and the access log share one sink).
  *
- * When stdout cannot take more (a non-blocking pipe whose reader stalls), the unwritten bytes
- * are kept and retried; beyond maxPendingBytes new lines are dropped rather than letting memory
- * grow, and once writing resumes one line says how many were lost.
+ * When stdout cannot take more (a non-blocking pipe whose reader stalls), the unwritten bytes are
+ * kept and retried; beyond maxPendingBytes new lines are dropped rather than letting memory grow,
+ * and once writing resumes one line says how many were lost.
  */
 export class LogSink {
-  private pending = '';
-  /** Bytes already taken off `pending` that stdout has not accepted yet. */
-  private stalled: Buffer | undefined;
+  private readonly buffer: Buffer;
+  private used = 0;
+  /** Bytes stdout has not taken yet, oldest first, with how far the first has been written. */
+  private readonly stalled: Buffer[] = [];
   private stalledAt = 0;
+  private stalledBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private droppedLines = 0;
-  private readonly batchChars: number;
+  private readonly batchBytes: number;
   private readonly flushMs: number;
   private readonly maxPendingBytes: number;
   private readonly dropNotice: (lines: number) => string;
@@ -48,10 +50,11 @@ export class LogSink {
     private readonly file: LogFile = stdout,
     options: LogSinkOptions = {},
   ) {
-    this.batchChars = options.batchChars ?? 16_384;
+    this.batchBytes = options.batchBytes ?? 16_384;
     this.flushMs = options.flushMs ?? 250;
     this.maxPendingBytes = options.maxPendingBytes ?? 8 * 1024 * 1024;
     this.dropNotice = options.dropNotice ?? ((lines) => `${lines} log lines were dropped: stdout did not keep up\n`);
+    this.buffer = Buffer.allocUnsafe(this.batchBytes * 2);
     sinks.add(this);
     if (!exitHooked) {
       exitHooked = true;
@@ -61,19 +64,22 @@ export class LogSink {
     }
   }
 
-  /** Lines dropped so far because stdout did not keep up. */
-  get dropped(): number {
-    return this.droppedLines;
-  }
-
   /** Takes one or more whole lines, each ending in a newline. */
   write(lines: string): void {
-    if (this.stalled !== undefined && this.stalled.length - this.stalledAt + this.pending.length > this.maxPendingBytes) {
+    if (this.stalledBytes > 0 && this.stalledBytes + this.used + lines.length > this.maxPendingBytes) {
       this.droppedLines++;
       return;
     }
-    this.pending += lines;
-    if (this.pending.length >= this.batchChars && this.stalled === undefined) {
+    // A UTF-8 character takes at most three bytes per UTF-16 code unit.
+    if (this.used + lines.length * 3 > this.buffer.length) {
+      this.flush();
+      if (lines.length * 3 > this.buffer.length) {
+        this.send(Buffer.from(lines, 'utf8'));
+        return;
+      }
+    }
+    this.used += this.buffer.write(lines, this.used, 'utf8');
+    if (this.used >= this.batchBytes && this.stalledBytes === 0) {
       this.flush();
     } else if (this.timer === undefined) {
       this.timer = setTimeout(flushSoon, this.flushMs, this);
@@ -81,26 +87,29 @@ export class LogSink {
     }
   }
 
-  /** Writes whatever waits, now (pino calls this at exit, the gateway when it closes). */
+  /** Writes whatever waits, now (pino calls flushSync at exit, the gateway end() when it closes). */
   flush(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.stalled === undefined) {
-      if (this.pending.length === 0) return;
-      this.stalled = Buffer.from(this.pending, 'utf8');
-      this.stalledAt = 0;
-      this.pending = '';
-    }
-    if (!this.drain()) return;
-    if (this.droppedLines > 0) {
-      this.pending = this.dropNotice(this.droppedLines) + this.pending;
+    if (this.droppedLines > 0 && this.drain()) {
+      const notice = Buffer.from(this.dropNotice(this.droppedLines), 'utf8');
       this.droppedLines = 0;
+      this.send(notice);
     }
-    if (this.pending.length > 0) {
-      this.timer = setTimeout(flushSoon, this.flushMs, this);
-      this.timer.unref();
+    if (this.used === 0) {
+      this.drain();
+      return;
+    }
+    const used = this.used;
+    this.used = 0;
+    if (this.stalledBytes === 0) {
+      const written = this.writeSome(this.buffer, 0, used);
+      if (written < used) this.keep(Buffer.from(this.buffer.subarray(written, used)));
+    } else {
+      this.keep(Buffer.from(this.buffer.subarray(0, used)));
+      this.drain();
     }
   }
 
@@ -108,7 +117,7 @@ export class LogSink {
     this.flush();
   }
 
-  /** Stops writing on a timer and writes what waits (the gateway's close). */
+  /** Writes what waits and stops the flush timer (the gateway's close). */
   end(): void {
     this.flush();
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -116,24 +125,59 @@ export class LogSink {
     sinks.delete(this);
   }
 
-  /** Writes the stalled bytes; false (and a retry scheduled) when stdout would block. */
+  /** Writes bytes that cannot wait in the buffer (a line longer than it, the drop notice). */
+  private send(data: Buffer): void {
+    if (this.stalledBytes === 0) {
+      const written = this.writeSome(data, 0, data.length);
+      if (written < data.length) this.keep(data.subarray(written));
+    } else {
+      this.keep(data);
+      this.drain();
+    }
+  }
+
+  private keep(data: Buffer): void {
+    this.stalled.push(data);
+    this.stalledBytes += data.length;
+    this.retryLater();
+  }
+
+  /** Writes the stalled bytes, oldest first; true once none are left. */
   private drain(): boolean {
-    const data = this.stalled as Buffer;
-    while (this.stalledAt < data.length) {
+    while (this.stalled.length > 0) {
+      const data = this.stalled[0];
+      const written = this.writeSome(data, this.stalledAt, data.length - this.stalledAt);
+      this.stalledAt += written;
+      this.stalledBytes -= written;
+      if (this.stalledAt < data.length) {
+        this.retryLater();
+        return false;
+      }
+      this.stalled.shift();
+      this.stalledAt = 0;
+    }
+    return true;
+  }
+
+  /** Writes as much as stdout takes now; the count written (less than asked when it would block). */
+  private writeSome(data: Buffer, offset: number, length: number): number {
+    let written = 0;
+    while (written < length) {
       try {
-        this.stalledAt += this.file.write(data, this.stalledAt);
+        written += this.file.write(data, offset + written, length - written);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-          this.timer = setTimeout(flushSoon, Math.min(this.flushMs, 50), this);
-          this.timer.unref();
-          return false;
-        }
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return written;
         // stdout is gone (EPIPE, EBADF): nothing can be logged; drop rather than retry forever.
-        break;
+        return length;
       }
     }
-    this.stalled = undefined;
-    return true;
+    return written;
+  }
+
+  private retryLater(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(flushSoon, Math.min(this.flushMs, 50), this);
+    this.timer.unref();
   }
 }
 
@@ -142,5 +186,5 @@ function flushSoon(sink: LogSink): void {
 }
 
 const stdout: LogFile = {
-  write: (data, offset) => writeSync(1, data, offset, data.length - offset),
+  write: (data, offset, length) => writeSync(1, data, offset, length),
 };

@@ -91,18 +91,19 @@ export class RequestTracker {
     const url = track.url;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    this.accessLog.write({
+    const record = {
       requestId: track.id,
       method: req.method,
       path,
       status,
-      durationMs: Math.round((performance.now() - track.started) * 10) / 10,
+      durationMs: performance.now() - track.started,
       route: track.route,
       subject: caller?.subject,
       client: caller?.clientId,
       reason: failure?.reason,
       aborted,
-    });
+    };
+    this.accessLog.write(record, caller);
     if (!caller) return;
     const action = auditActionOf(req.method, url);
     if (!action) return;
