@@ -9,6 +9,7 @@ import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
 import { RequestTracker, Track } from '../observability/request-tracker.service';
 import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
+import { Deadlined, DeadlineList } from './deadline-list';
 import { framingProblem, prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
 
@@ -26,13 +27,14 @@ interface ProxyPasses {
 }
 
 /** Per-request state the proxy events need; one small object, no closures. */
-interface Exchange {
+interface Exchange extends Deadlined {
   readonly owner: ProxyService;
+  readonly req: ProxiedRequest;
+  readonly res: ServerResponse;
   readonly route: RouteClass;
   readonly track: Track;
   caller: VerifiedToken | undefined;
   failure: GatewayError | undefined;
-  timer: NodeJS.Timeout | undefined;
   upstreamRequest: ClientRequest | undefined;
   upstreamResponse: IncomingMessage | undefined;
   /** Set once the caller has been answered or has gone: later events must not touch the response. */
@@ -73,6 +75,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
   private readonly body = new BodySource();
+  /** upstream_timeout of the exchanges waiting for a response head. */
+  private readonly deadlines: DeadlineList<Exchange>;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -80,6 +84,7 @@ export class ProxyService implements OnModuleDestroy {
     private readonly credentials: UpstreamCredentialsService,
     private readonly tracker: RequestTracker,
   ) {
+    this.deadlines = new DeadlineList<Exchange>(config.upstreamTimeoutMs, (exchange) => this.onUpstreamTimeout(exchange));
     const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
     this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.proxy = createProxyServer({
@@ -129,14 +134,19 @@ export class ProxyService implements OnModuleDestroy {
     if (route === undefined) return false;
     const exchange: Exchange = {
       owner: this,
+      req,
+      res,
       route,
       track: this.tracker.start(req, route),
       caller: undefined,
       failure: undefined,
-      timer: undefined,
       upstreamRequest: undefined,
       upstreamResponse: undefined,
       settled: false,
+      deadline: 0,
+      prev: undefined,
+      next: undefined,
+      waiting: false,
     };
     req[CTX] = exchange;
     // The one listener per exchange: frees the upstream side on an abort, then writes the records.
@@ -174,6 +184,7 @@ export class ProxyService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.deadlines.close();
     this.proxy.close();
     this.agent.destroy();
   }
@@ -183,7 +194,7 @@ export class ProxyService implements OnModuleDestroy {
     exchange.caller = caller;
     if (res.destroyed) return;
     prepareUpstreamHeaders(req, route, this.credentials.authorization);
-    exchange.timer = setTimeout(this.onUpstreamTimeout, this.config.upstreamTimeoutMs, req, res);
+    this.deadlines.add(exchange);
     if (expectsContinue) res.writeContinue();
     try {
       // No per-call options: http-proxy would copy its options and re-parse the target each time.
@@ -213,7 +224,7 @@ export class ProxyService implements OnModuleDestroy {
       upstream.destroy();
       return;
     }
-    clearTimeout(exchange.timer);
+    this.deadlines.remove(exchange);
     this.tracker.upstreamResponded(exchange.track);
     if (exchange.route === 'system' && upstream.statusCode === 401) {
       upstream.destroy();
@@ -258,11 +269,10 @@ export class ProxyService implements OnModuleDestroy {
     return true;
   }
 
-  private readonly onUpstreamTimeout = (req: ProxiedRequest, res: ServerResponse): void => {
-    const exchange = req[CTX];
-    if (!exchange || exchange.settled) return;
+  private onUpstreamTimeout(exchange: Exchange): void {
+    if (exchange.settled) return;
     exchange.upstreamRequest?.destroy();
-    this.settle(req, res, new GatewayError('upstream_timeout', `The OpenFaaS gateway did not answer within ${this.config.upstreamTimeoutMs / 1000}s (upstream_timeout).`));
+    this.settle(exchange.req, exchange.res, new GatewayError('upstream_timeout', `The OpenFaaS gateway did not answer within ${this.config.upstreamTimeoutMs / 1000}s (upstream_timeout).`));
   };
 
   private readonly onUpstreamError = (err: NodeJS.ErrnoException, req: ProxiedRequest, res: ServerResponse): void => {
@@ -280,7 +290,7 @@ export class ProxyService implements OnModuleDestroy {
 
   /** Called by onCallerClose (below) with the exchange of the response that closed. */
   closed(req: ProxiedRequest, res: ServerResponse, exchange: Exchange): void {
-    clearTimeout(exchange.timer);
+    this.deadlines.remove(exchange);
     if (!res.writableFinished) {
       // The caller went away mid-upload or mid-download: free the upstream request and socket.
       exchange.upstreamRequest?.destroy();
@@ -293,7 +303,7 @@ export class ProxyService implements OnModuleDestroy {
   private settle(req: ProxiedRequest, res: ServerResponse, error: GatewayError): void {
     const exchange = req[CTX];
     if (exchange) {
-      clearTimeout(exchange.timer);
+      this.deadlines.remove(exchange);
       exchange.settled = true;
     }
     this.send(req, res, error);
