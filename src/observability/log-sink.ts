@@ -67,6 +67,11 @@ export class LogSink {
   /** Takes one or more whole lines, each ending in a newline. */
   write(lines: string): void {
     if (this.stalledBytes > 0 && this.stalledBytes + this.used + lines.length > this.maxPendingBytes) {
+      // What was logged before the first drop goes out before the notice that reports the drops.
+      if (this.droppedLines === 0 && this.used > 0) {
+        this.keep(Buffer.from(this.buffer.subarray(0, this.used)));
+        this.used = 0;
+      }
       this.droppedLines++;
       return;
     }

@@ -49,6 +49,30 @@ describe('prepareUpstreamHeaders', () => {
     assert.equal(out.authorization, ADMIN);
   });
 
+  it('Connection naming Host and X-Forwarded-For removes them and leaves no header undefined; framing stays', () => {
+    for (const framing of [{ 'content-length': '5' }, { 'transfer-encoding': 'chunked' }] as IncomingHttpHeaders[]) {
+      const out = prepared({
+        connection: 'host, x-forwarded-for',
+        'x-forwarded-for': '192.0.2.1',
+        'set-cookie': ['a=1', 'b=2'],
+        ...framing,
+      });
+      const label = JSON.stringify(framing);
+      for (const [name, value] of Object.entries(out)) {
+        const ok = typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+        assert.ok(ok, `${label}: ${name} is ${JSON.stringify(value)}, not a string or strings`);
+      }
+      assert.ok(!('host' in out), `${label}: host is named in Connection and must go`);
+      assert.ok(!('x-forwarded-host' in out), `${label}: no X-Forwarded-Host without a Host`);
+      assert.equal(out['x-forwarded-for'], '10.1.2.3', `${label}: the caller's X-Forwarded-For went with Connection; the peer is set afresh`);
+      assert.equal(out.connection, undefined);
+      assert.deepEqual(out['set-cookie'], ['a=1', 'b=2']);
+      assert.equal(out.authorization, ADMIN);
+      assert.equal(out['content-length'], framing['content-length'], label);
+      assert.equal(out['transfer-encoding'], framing['transfer-encoding'], label);
+    }
+  });
+
   it('sends a chunked body on chunked, whatever Connection names', () => {
     const out = prepared({ connection: 'transfer-encoding', 'transfer-encoding': 'Chunked' });
     assert.equal(out['transfer-encoding'], 'chunked');

@@ -75,7 +75,8 @@ export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHead
   for (const name in upstream) {
     if (!HOP_BY_HOP.has(name)) out[name] = upstream[name];
   }
-  if (named) {
+  // "keep-alive" and "close", what OpenFaaS sends, name no header of their own.
+  if (named !== undefined && named !== 'keep-alive' && named !== 'close') {
     for (const token of named.split(',')) delete out[token.trim().toLowerCase()];
   }
   return out;

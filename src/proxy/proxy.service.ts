@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Agent as HttpAgent, ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import { TokenVerifierService } from '../auth/token-verifier.service';
 import { VerifiedToken } from '../auth/verified-token';
@@ -61,6 +62,8 @@ class BodySource {
   }
 }
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+/** The response a connection is serving now (node:http keeps it on the socket). */
+type ServingSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 /**
  * The REST passthrough to OpenFaaS. It sits in front of Nest's router on the public listener:
@@ -85,7 +88,8 @@ export class ProxyService implements OnModuleDestroy {
     private readonly tracker: RequestTracker,
   ) {
     this.deadlines = new DeadlineList<Exchange>(config.upstreamTimeoutMs, (exchange) => this.onUpstreamTimeout(exchange));
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
+    // Node's defaults otherwise (lifo, 256 free sockets): the agent copies its options into every request.
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000 };
     this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.proxy = createProxyServer({
       target: config.gatewayUrl.toString(),
@@ -109,22 +113,29 @@ export class ProxyService implements OnModuleDestroy {
   attach(server: Server): void {
     const fallback = server.listeners('request') as Listener[];
     server.removeAllListeners('request');
-    const idleLimit = this.config.writeTimeoutMs;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handle(req, res, false)) return;
       this.tracker.begin(req, res);
-      // write_timeout: the longest a connection may idle while Nest works on its answer.
-      req.socket.setTimeout(idleLimit);
+      this.limitIdle(req, res);
       for (const listener of fallback) listener(req, res);
     });
     // Expect: 100-continue: authenticate before inviting the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handle(req, res, true)) return;
       this.tracker.begin(req, res);
-      req.socket.setTimeout(idleLimit);
+      this.limitIdle(req, res);
       res.writeContinue();
       for (const listener of fallback) listener(req, res);
     });
+  }
+
+  /**
+   * write_timeout: the longest a connection may idle while Nest works on a request. Only for the
+   * response the connection is serving now: one pipelined behind another response (a followed
+   * log) waits for it, and must not cut it.
+   */
+  private limitIdle(req: IncomingMessage, res: ServerResponse): void {
+    if ((req.socket as ServingSocket)._httpMessage === res) req.socket.setTimeout(this.config.writeTimeoutMs);
   }
 
   /** Answers the request when it is a proxied route; returns false to hand it on. */
@@ -132,6 +143,9 @@ export class ProxyService implements OnModuleDestroy {
     const url = req.url ?? '';
     const route = classifyRoute(url);
     if (route === undefined) return false;
+    // A proxied exchange is bounded by upstream_timeout, then by its two ends: no idle limit left
+    // by a request Nest answered earlier on this connection (pipelined) may cut it.
+    if (req.socket.timeout) req.socket.setTimeout(0);
     const exchange: Exchange = {
       owner: this,
       req,

@@ -21,6 +21,8 @@ import { ADMIN_BASIC, ADMIN_PASSWORD, ADMIN_USER, captureLines, Harness } from '
 
 const ADMIN_BASIC_B64 = ADMIN_BASIC.slice('Basic '.length);
 const REQUEST_ID_SHAPE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** An id the gateway made: 16 hex digits random per process, a dash, a sequence number in base 36. */
+const MADE_ID_SHAPE = /^[0-9a-f]{16}-[0-9a-z]+$/;
 
 // ---------------------------------------------------------------------------------------------
 // A gateway whose log lines are captured (Harness.start boots it silent).
@@ -337,6 +339,10 @@ describe('access log with log_encoding=json', () => {
     const ids = [first, second].map((r) => String(r.headers['x-request-id'] ?? ''));
     for (const id of ids) assert.match(id, REQUEST_ID_SHAPE);
     assert.notEqual(ids[0], ids[1]);
+    // Made ids: this process's random prefix, then a sequence number.
+    for (const id of ids) assert.match(id, MADE_ID_SHAPE);
+    const prefixes = ids.map((id) => id.slice(0, id.indexOf('-')));
+    assert.equal(prefixes[0], prefixes[1], `one prefix per process: ${ids.join(', ')}`);
     assert.deepEqual(
       g.openfaas.requests.filter((r) => r.url === '/system/functions').map((r) => r.headers['x-request-id']),
       ids,
@@ -345,6 +351,9 @@ describe('access log with log_encoding=json', () => {
     const refused = await call('/system/functions');
     assert.equal(refused.status, 401);
     assert.match(String(refused.headers['x-request-id'] ?? ''), REQUEST_ID_SHAPE);
+    assert.match(String(refused.headers['x-request-id'] ?? ''), MADE_ID_SHAPE);
+    assert.ok(String(refused.headers['x-request-id']).startsWith(`${prefixes[0]}-`), 'refusals get ids of the same process prefix');
+    assert.ok(!ids.includes(String(refused.headers['x-request-id'])));
   });
 
   it('one access line per request: method, path, status, durationMs, requestId, subject and client', async () => {
