@@ -61,6 +61,7 @@ class BodySource {
     return upstream;
   }
 }
+
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 /** The response a connection is serving now (node:http keeps it on the socket). */
 type ServingSocket = Socket & { _httpMessage?: ServerResponse | null };
@@ -287,7 +288,7 @@ export class ProxyService implements OnModuleDestroy {
     if (exchange.settled) return;
     exchange.upstreamRequest?.destroy();
     this.settle(exchange.req, exchange.res, new GatewayError('upstream_timeout', `The OpenFaaS gateway did not answer within ${this.config.upstreamTimeoutMs / 1000}s (upstream_timeout).`));
-  };
+  }
 
   private readonly onUpstreamError = (err: NodeJS.ErrnoException, req: ProxiedRequest, res: ServerResponse): void => {
     const exchange = req[CTX];
