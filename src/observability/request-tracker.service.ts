@@ -6,7 +6,7 @@ import type { GatewayError } from '../common/gateway-error';
 import { callerOf, failureOf } from '../common/request-context';
 import { classifyRoute } from '../proxy/route-class';
 import { AccessLog } from './access-log';
-import { auditActionOf } from './audit-action';
+import { AuditAction, auditActionOf } from './audit-action';
 import { AuditService } from './audit.service';
 import { MetricsService, RouteLabel } from './metrics.service';
 
@@ -21,6 +21,8 @@ export interface Track {
   /** The request target as received (frameworks rewrite req.url while routing). */
   readonly url: string;
   peek: (() => Record<string, unknown> | undefined) | undefined;
+  /** The audit action, once looked up: null for a call that is not audited. */
+  action: AuditAction | null | undefined;
 }
 
 type TrackedRequest = IncomingMessage & { [TRACK]?: Track };
@@ -55,20 +57,19 @@ export class RequestTracker {
   }
 
   /**
-   * For requests the proxy answers: gives the request its id (sent upstream; the proxy returns it
-   * with the response head) and returns its track; the proxy calls finish() from the one 'close'
-   * listener it already has.
+   * For requests the proxy answers: gives the request its id (the proxy sends it upstream and
+   * returns it with the response head) and returns its track; the proxy calls finish() from the
+   * one 'close' listener it already has.
    */
   start(req: IncomingMessage, route: RouteLabel): Track {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : this.idPrefix + (++this.sequence).toString(36);
-    req.headers['x-request-id'] = id;
-    return { id, route, started: performance.now(), url: req.url ?? '/', peek: undefined };
+    return { id, route, started: performance.now(), url: req.url ?? '/', peek: undefined, action: undefined };
   }
 
   /** Called once a request is being forwarded: starts copying the body's head for the audit record. */
   forwarded(req: IncomingMessage, track: Track): void {
-    const action = auditActionOf(req.method, track.url);
+    const action = (track.action = auditActionOf(req.method, track.url) ?? null);
     if (action?.bodyFields) track.peek = this.audit.peekBody(req);
   }
 
@@ -105,7 +106,7 @@ export class RequestTracker {
     };
     this.accessLog.write(record, caller);
     if (!caller) return;
-    const action = auditActionOf(req.method, url);
+    const action = track.action === undefined ? auditActionOf(req.method, url) : track.action;
     if (!action) return;
     this.audit.record(action, track.peek?.(), {
       requestId: track.id,

@@ -35,13 +35,14 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
  * credentials are set. `/system/*` gets the admin Basic credentials instead of the caller's
  * token; invocations lose the caller's Authorization and get nothing, because OpenFaaS hands
  * that header to user code. Hop-by-hop headers go, and so does any header with an underscore,
- * which some servers fold into its dashed twin (X_Forwarded_For into X-Forwarded-For).
+ * which some servers fold into its dashed twin (X_Forwarded_For into X-Forwarded-For). The
+ * request id, when given, replaces whatever X-Request-Id the caller sent.
  *
  * The body's framing is set last, from what Node's parser framed it by, so that no header the
  * caller names in Connection can unframe it: a body without its length would reach OpenFaaS as
  * the start of another request on a pooled connection.
  */
-export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string): void {
+export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string, requestId?: string): void {
   const given = req.headers;
   const named = given.connection;
   // Rare: the names a caller lists in Connection go too.
@@ -58,6 +59,7 @@ export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, 
     out['content-length'] = given['content-length'];
   }
   if (route === 'system') out.authorization = adminAuthorization;
+  if (requestId !== undefined) out['x-request-id'] = requestId;
   const client = req.socket.remoteAddress;
   if (client) {
     const prior = out['x-forwarded-for'];

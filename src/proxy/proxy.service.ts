@@ -208,7 +208,7 @@ export class ProxyService implements OnModuleDestroy {
     const exchange = req[CTX] as Exchange;
     exchange.caller = caller;
     if (res.destroyed) return;
-    prepareUpstreamHeaders(req, route, this.credentials.authorization);
+    prepareUpstreamHeaders(req, route, this.credentials.authorization, exchange.track.id);
     this.deadlines.add(exchange);
     if (expectsContinue) res.writeContinue();
     try {
