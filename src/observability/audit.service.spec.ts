@@ -45,6 +45,15 @@ function recordOne(method: string, url: string, body?: Record<string, unknown>, 
 }
 
 describe(AuditService.name, () => {
+  it('cuts a target or namespace longer than any OpenFaaS name (253 characters), so queued events stay small', () => {
+    const long = 'f'.repeat(60_000);
+    const event = recordOne('POST', '/system/functions', { service: long, namespace: `n${long}` });
+    assert.equal(event.target, `${'f'.repeat(253)}...`);
+    assert.equal(event.namespace, `n${'f'.repeat(252)}...`);
+    const normal = recordOne('POST', '/system/functions', { service: 'f'.repeat(253), namespace: 'team-a' });
+    assert.equal(normal.target, 'f'.repeat(253), 'a name of the longest valid length is kept whole');
+  });
+
   it('logs one audit event: who, what, which target, when, how it ended', () => {
     const before = Date.now();
     const event = recordOne('POST', '/system/functions', { service: 'fn', namespace: 'team-a', image: 'x' });

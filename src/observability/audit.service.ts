@@ -28,6 +28,8 @@ export interface AuditEvent {
 /** Body bytes looked at for the target's name; larger bodies are audited without it. */
 const BODY_PEEK_BYTES = 64 * 1024;
 const MAX_QUEUE = 1_000;
+/** Longer names than any OpenFaaS object can have (DNS names, at most 253 characters) are cut. */
+const MAX_NAME = 253;
 const WEBHOOK_TIMEOUT_MS = 5_000;
 export const SIGNATURE_HEADER = 'x-gateway-signature';
 
@@ -84,6 +86,8 @@ export class AuditService implements OnModuleDestroy {
       namespace = target.slice(dot + 1);
       target = target.slice(0, dot);
     }
+    target = bounded(target);
+    namespace = bounded(namespace);
     const { query: _query, ...rest } = details;
     const event: AuditEvent = { event: 'audit', time: new Date().toISOString(), action: action.action, target, namespace, ...rest };
     // The log line carries pino's own time; the webhook body carries the event's.
@@ -126,12 +130,20 @@ export class AuditService implements OnModuleDestroy {
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
         body: payload,
         signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        // A redirect is not followed: it would re-send the signed event elsewhere (307/308) or
+        // turn it into a GET without it (302/303) that then looks delivered.
+        redirect: 'manual',
       });
       await response.body?.cancel().catch(() => undefined);
+      if (response.status >= 300 && response.status < 400) throw new Error(`answered HTTP ${response.status} (redirects are not followed)`);
       if (!response.ok) throw new Error(`answered HTTP ${response.status}`);
     } catch (err) {
       this.metrics.auditDrop();
       this.logger.warn({ context: 'Audit' }, `audit webhook delivery failed: ${(err as Error).message}`);
     }
   }
+}
+
+function bounded(name: string | undefined): string | undefined {
+  return name !== undefined && name.length > MAX_NAME ? `${name.slice(0, MAX_NAME)}...` : name;
 }
