@@ -3,17 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import http, { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunningGateway } from '../../src/gateway';
 import { forgeCallerToken } from '../support/auth-fixtures';
-import { closedPort, HttpResponse, request } from '../support/http-client';
-import { TestIdentityProvider } from '../support/identity-provider';
+import { closedPort, request } from '../support/http-client';
 import { LoopbackServer, readBody } from '../support/loopback-server';
-import { OpenFaasStandIn, RecordedRequest } from '../support/openfaas-stand-in';
+import { RecordedRequest } from '../support/openfaas-stand-in';
 import { waitUntil } from '../support/wait';
-import { captureLines, Harness } from './harness';
+import { Audited, auditEvents, Call, claimsOf, Json, newId, send, settled, startAudited } from './audited-gateway';
 
 /**
  * The audit trail under stress: calls the caller abandons, a webhook that fails or cannot be
@@ -27,98 +24,14 @@ import { captureLines, Harness } from './harness';
 const QUEUE_BOUND = 1000;
 const KEY_FILE = 'audit-webhook-key';
 
-// ---------------------------------------------------------------------------------------------
-// A gateway whose log lines are captured, with a temp folder for the webhook key.
-
-interface Audited {
-  readonly idp: TestIdentityProvider;
-  readonly openfaas: OpenFaasStandIn;
-  readonly gateway: RunningGateway;
-  readonly lines: string[];
-  readonly url: string;
-  readonly metricsUrl: string;
-  close(): Promise<void>;
-}
-
-async function startAudited(env: (dir: string) => Record<string, string>): Promise<Audited> {
-  // The webhook key lives in a folder of its own, as the chart mounts it apart from basic-auth.
-  const dir = mkdtempSync(join(tmpdir(), 'gateway-audit-delivery-'));
-  const capture = captureLines();
-  try {
-    const h = await Harness.start({
-      env: { shutdown_timeout: '1s', log_encoding: 'json', allow_invoke: 'true', ...env(dir) },
-      logDestination: capture.destination,
-      openfaas: { namespaces: ['team-a'] },
-    });
-    return {
-      idp: h.idp,
-      openfaas: h.openfaas,
-      gateway: h.gateway,
-      lines: capture.lines,
-      url: h.url,
-      metricsUrl: `http://127.0.0.1:${h.gateway.metricsPort}`,
-      async close() {
-        await h.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-type Json = Record<string, unknown>;
-
-function auditEvents(g: Audited): Json[] {
-  return g.lines.map((line) => JSON.parse(line) as Json).filter((r) => r.event === 'audit');
-}
-
 function eventsOf(g: Audited, id: string): Json[] {
   return auditEvents(g).filter((e) => e.requestId === id);
-}
-
-function claimsOf(token: string): Json {
-  return JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as Json;
 }
 
 function sign(key: string, body: Buffer): string {
   return `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
-interface Call {
-  method: string;
-  path: string;
-  body?: unknown;
-}
-
-let counter = 0;
-
-function newId(label: string): string {
-  return `${label}-${++counter}-${randomBytes(4).toString('hex')}`;
-}
-
-/** Sends a call (faas-cli style JSON body) with a request id of its own; returns both. */
-async function send(g: Audited, call: Call, authorization: string): Promise<{ res: HttpResponse; id: string }> {
-  const id = newId('audit');
-  const headers: Record<string, string> = { 'x-request-id': id, 'user-agent': 'faas-cli/0.17.1', authorization };
-  let body: string | undefined;
-  if (call.body !== undefined) {
-    body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
-    headers['content-type'] = typeof call.body === 'string' ? 'text/plain' : 'application/json';
-  }
-  const res = await request(`${g.url}${call.path}`, { method: call.method, headers, body });
-  return { res, id };
-}
-
-/** The access line of a request has been written, so its audit event (if any) has been too. */
-async function settled(g: Audited, id: string): Promise<void> {
-  await waitUntil(() => g.lines.some((line) => line.includes(`"requestId":"${id}"`) && line.includes('"msg":"request"')), 5000, {
-    message: `no access line for ${id}`,
-  });
-}
-
-/** gateway_audit_webhook_dropped_total as the metrics port serves it. */
 async function droppedTotal(g: Audited): Promise<number> {
   const res = await request(`${g.metricsUrl}/metrics`);
   assert.equal(res.status, 200, res.text);

@@ -3,18 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunningGateway } from '../../src/gateway';
 import { forgeCallerToken } from '../support/auth-fixtures';
-import { HttpResponse, request } from '../support/http-client';
-import { TestIdentityProvider } from '../support/identity-provider';
 import { LoopbackServer, readBody } from '../support/loopback-server';
-import { OpenFaasStandIn } from '../support/openfaas-stand-in';
 import { nowSeconds } from '../support/tokens';
 import { waitUntil } from '../support/wait';
-import { ADMIN_PASSWORD, ADMIN_USER, captureLines, Harness } from './harness';
+import { ADMIN_PASSWORD, ADMIN_USER } from './harness';
+import { Audited, auditEvents, Call, claimsOf, Json, send, settled, startAudited } from './audited-gateway';
 
 /**
  * The audit trail: every state-changing call that passed authentication yields exactly one audit
@@ -22,85 +18,6 @@ import { ADMIN_PASSWORD, ADMIN_USER, captureLines, Harness } from './harness';
  * how it ended), and the same event is POSTed to audit_webhook_url signed with HMAC-SHA256,
  * without the webhook ever delaying the proxied call.
  */
-
-// ---------------------------------------------------------------------------------------------
-// A gateway whose log lines are captured (Harness.start boots it silent), with a temp folder for
-// the admin credentials and the webhook key.
-
-interface Audited {
-  readonly idp: TestIdentityProvider;
-  readonly openfaas: OpenFaasStandIn;
-  readonly gateway: RunningGateway;
-  readonly lines: string[];
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-async function startAudited(env: (dir: string) => Record<string, string>): Promise<Audited> {
-  // The webhook key lives in a folder of its own, as the chart mounts it apart from basic-auth.
-  const dir = mkdtempSync(join(tmpdir(), 'gateway-audit-'));
-  const capture = captureLines();
-  try {
-    const h = await Harness.start({
-      env: { shutdown_timeout: '1s', log_encoding: 'json', allow_invoke: 'true', ...env(dir) },
-      logDestination: capture.destination,
-      openfaas: { namespaces: ['team-a'] },
-    });
-    return {
-      idp: h.idp,
-      openfaas: h.openfaas,
-      gateway: h.gateway,
-      lines: capture.lines,
-      url: h.url,
-      async close() {
-        await h.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-type Json = Record<string, unknown>;
-
-function auditEvents(g: Audited): Json[] {
-  return g.lines.map((line) => JSON.parse(line) as Json).filter((r) => r.event === 'audit');
-}
-
-function claimsOf(token: string): Json {
-  return JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as Json;
-}
-
-interface Call {
-  method: string;
-  path: string;
-  body?: unknown;
-}
-
-let counter = 0;
-
-/** Sends a call (faas-cli style JSON body) with a request id of its own; returns both. */
-async function send(g: Audited, call: Call, authorization: string | undefined): Promise<{ res: HttpResponse; id: string }> {
-  const id = `audit-${++counter}-${randomBytes(4).toString('hex')}`;
-  const headers: Record<string, string> = { 'x-request-id': id, 'user-agent': 'faas-cli/0.17.1' };
-  if (authorization !== undefined) headers.authorization = authorization;
-  let body: string | undefined;
-  if (call.body !== undefined) {
-    body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
-    headers['content-type'] = typeof call.body === 'string' ? 'text/plain' : 'application/json';
-  }
-  const res = await request(`${g.url}${call.path}`, { method: call.method, headers, body });
-  return { res, id };
-}
-
-/** The access line of a request has been written, so its audit event (if any) has been too. */
-async function settled(g: Audited, id: string): Promise<void> {
-  await waitUntil(() => g.lines.some((line) => line.includes(`"requestId":"${id}"`) && line.includes('"msg":"request"')), 5000, {
-    message: `no access line for ${id}`,
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 
