@@ -13,6 +13,7 @@ import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.ser
 import { Deadlined, DeadlineList } from './deadline-list';
 import { framingProblem, prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
+import { StreamedMemory, v8Collector } from './streamed-memory';
 
 const CTX = Symbol('proxy.ctx');
 /** What node:http refuses to write in a reason phrase, though its parser accepts it from upstream. */
@@ -79,6 +80,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
   private readonly body = new BodySource();
+  /** Frees the read buffers of relayed bodies while they are young (see StreamedMemory). */
+  private readonly streamedMemory = new StreamedMemory(v8Collector());
   /** upstream_timeout of the exchanges waiting for a response head. */
   private readonly deadlines: DeadlineList<Exchange>;
 
@@ -254,7 +257,7 @@ export class ProxyService implements OnModuleDestroy {
     exchange.upstreamResponse = upstream;
     // From here the upstream decides how long the response lasts (a followed log may idle for long):
     // the connection has no idle timer while a proxied exchange runs on it.
-    relayBody(upstream, res);
+    relayBody(upstream, res, this.streamedMemory);
   };
 
   /**
@@ -355,10 +358,12 @@ function onCallerClose(this: ServerResponse & { req: ProxiedRequest }): void {
  * stream.pipeline, which costs every exchange an AbortController, end-of-stream watchers and, when
  * it finishes, a DOMException with a stack trace. The ways to break: OpenFaaS cutting the body
  * cuts the caller's (a hang otherwise); the caller going away destroys the upstream response
- * (onCallerClose), after which no more chunks come.
+ * (onCallerClose), after which no more chunks come. Each chunk is counted towards the next
+ * young-generation collection, which frees the read buffers already relayed.
  */
-function relayBody(upstream: IncomingMessage, res: ServerResponse): void {
+function relayBody(upstream: IncomingMessage, res: ServerResponse, memory: StreamedMemory): void {
   upstream.on('data', (chunk: Buffer) => {
+    memory.streamed(chunk.length);
     if (!res.write(chunk)) {
       upstream.pause();
       res.once('drain', () => upstream.resume());

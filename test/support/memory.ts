@@ -1,22 +1,11 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { V8Collect, v8Collector } from '../../src/proxy/streamed-memory';
 
-let collect: (() => void) | undefined;
+let collect: V8Collect | undefined;
 
-/**
- * A full garbage collection, also when the runner did not start node with --expose-gc: the flag
- * is switched on at run time and `gc` taken from a fresh context, where V8 then defines it.
- */
+/** A full garbage collection, also when the runner did not start node with --expose-gc. */
 export function forceGc(): void {
-  if (!collect) {
-    const exposed = (globalThis as { gc?: () => void }).gc;
-    if (exposed) {
-      collect = exposed;
-    } else {
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
-    }
-  }
+  collect ??= v8Collector();
+  if (!collect) throw new Error('V8 does not offer gc() in this process');
   // Twice: the first pass runs finalizers whose objects the second one frees.
   collect();
   collect();
