@@ -54,13 +54,21 @@ type ProxiedRequest = IncomingMessage & { [CTX]?: Exchange };
 class BodySource {
   request: IncomingMessage | undefined;
 
+  constructor(private readonly memory: StreamedMemory) {}
+
   pipe(upstream: ClientRequest): ClientRequest {
     const req = this.request;
     this.request = undefined;
-    if (req !== undefined && hasBody(req)) return req.pipe(upstream);
+    if (req !== undefined && hasBody(req)) {
+      req.on('data', this.counted);
+      return req.pipe(upstream);
+    }
     upstream.end();
     return upstream;
   }
+
+  /** node:http copies every piece of a request body into a buffer of its own: counted as relayed. */
+  private readonly counted = (chunk: Buffer): void => this.memory.streamed(chunk.length);
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -79,9 +87,9 @@ export class ProxyService implements OnModuleDestroy {
   private readonly logger = new Logger(ProxyService.name);
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
-  private readonly body = new BodySource();
-  /** Frees the read buffers of relayed bodies while they are young (see StreamedMemory). */
+  /** Frees the read buffers of bodies either way while they are young (see StreamedMemory). */
   private readonly streamedMemory = new StreamedMemory(v8Collector());
+  private readonly body = new BodySource(this.streamedMemory);
   /** upstream_timeout of the exchanges waiting for a response head. */
   private readonly deadlines: DeadlineList<Exchange>;
 
