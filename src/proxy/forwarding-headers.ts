@@ -45,8 +45,9 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
 export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string, requestId?: string): void {
   const given = req.headers;
   const named = given.connection;
-  // Rare: the names a caller lists in Connection go too.
-  const listed = named === undefined ? undefined : new Set(named.split(',').map((token) => token.trim().toLowerCase()));
+  // Rare: the names a caller lists in Connection go too ("keep-alive" and "close" name none of their own).
+  const listed =
+    named === undefined || named === 'keep-alive' || named === 'close' ? undefined : new Set(named.split(',').map((token) => token.trim().toLowerCase()));
   // A new object rather than deletes, which would turn the headers into a slow dictionary.
   const out: IncomingHttpHeaders = {};
   for (const name in given) {
