@@ -66,7 +66,8 @@ describe('v8Collector', () => {
 
   it('runs a young-generation collection for { type: "minor" } and a full one without options', async () => {
     const minor = await collectionsDuring(() => collect({ type: 'minor' }));
-    assert.deepEqual(minor, [constants.NODE_PERFORMANCE_GC_MINOR]);
+    assert.ok(minor.includes(constants.NODE_PERFORMANCE_GC_MINOR), `kinds seen: ${minor.join(', ')}`);
+    assert.ok(!minor.includes(constants.NODE_PERFORMANCE_GC_MAJOR), `a full collection for { type: "minor" }: ${minor.join(', ')}`);
     const full = await collectionsDuring(() => collect());
     assert.ok(full.includes(constants.NODE_PERFORMANCE_GC_MAJOR), `kinds seen: ${full.join(', ')}`);
   });
