@@ -88,8 +88,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
   /** Frees the read buffers of bodies either way while they are young (see StreamedMemory). */
-  private readonly streamedMemory = new StreamedMemory(v8Collector());
-  private readonly body = new BodySource(this.streamedMemory);
+  private readonly streamedMemory: StreamedMemory;
+  private readonly body: BodySource;
   /** upstream_timeout of the exchanges waiting for a response head. */
   private readonly deadlines: DeadlineList<Exchange>;
 
@@ -100,6 +100,10 @@ export class ProxyService implements OnModuleDestroy {
     private readonly tracker: RequestTracker,
   ) {
     this.deadlines = new DeadlineList<Exchange>(config.upstreamTimeoutMs, (exchange) => this.onUpstreamTimeout(exchange));
+    const collect = v8Collector();
+    if (!collect) this.logger.warn('V8 offers no gc() here: the buffers of streamed bodies are freed only by full collections, some 64 MiB apart');
+    this.streamedMemory = new StreamedMemory(collect);
+    this.body = new BodySource(this.streamedMemory);
     // Node's defaults otherwise (lifo, 256 free sockets): the agent copies its options into every request.
     const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000 };
     this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
