@@ -10,8 +10,25 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
 }
+
+/** A run is an event emitter that is also the promise of its result. */
+interface AutocannonRun extends Promise<AutocannonResult> {
+  on(event: 'response', listener: () => void): void;
+  stop(): void;
+}
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => AutocannonRun;
+
+/** A steady load: `rate` requests/s over `connections` connections until stopped; `answered()` counts the responses so far. */
+export function steadyLoad(url: string, headers: Record<string, string>, connections: number, rate: number): { answered: () => number; stop: () => void } {
+  // The duration only bounds a run nobody stops; the caller stops it.
+  const run = autocannon({ url, headers, connections, overallRate: rate, duration: 3600 });
+  let answered = 0;
+  run.on('response', () => answered++);
+  // Stopped runs resolve; a failed one is seen as answers that stop coming.
+  run.catch(() => undefined);
+  return { answered: () => answered, stop: () => run.stop() };
+}
 
 export interface LoadResult {
   rps: number;
