@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,10 +44,7 @@ async function main(): Promise<void> {
     const env = { issuer: idp.issuer, audience: AUDIENCE, gateway_url: upstream.url, secret_mount_path: secrets };
     children.push(await forkChild('http-proxy floor', 'floor.js', { BENCH_TARGET: upstream.url }));
     children.push(await forkChild('floor + idle app', 'floor.js', { BENCH_TARGET: upstream.url, BENCH_APP_ENV: JSON.stringify({ ...env, port: '0', metrics_port: '0' }) }));
-    for (const name of ['gateway A', 'gateway B']) {
-      const gateway = await spawnGateway(env);
-      children.push(new Measured(name, gateway.child, gateway.url));
-    }
+    for (const name of ['gateway A', 'gateway B']) children.push(await spawnGateway(env, name));
     const targets = children.slice(1);
     const headers = { authorization: `Bearer ${await idp.clientCredentialsToken()}` };
     console.log(`node ${process.version}, ${cpus().length} cores; ${targets.length} proxies at once, each ${RATE} requests/s over ${CONNECTIONS} connections, GET ${PATH}; ${WINDOWS} windows of ${WINDOW_SECONDS} s`);
@@ -62,6 +58,8 @@ async function main(): Promise<void> {
       const now = targets.map((target, i) => [cpuMicros(target.child.pid as number), loads[i].answered()]);
       now.forEach(([cpu, answered], i) => {
         const served = answered - before[i][1];
+        const failed = loads[i].failed();
+        if (failed > 0) throw new Error(`${targets[i].name}: ${failed} requests were not answered with a 200`);
         if (served < RATE * WINDOW_SECONDS * 0.8) throw new Error(`${targets[i].name} answered ${served} requests in a window that asked for ${RATE * WINDOW_SECONDS}`);
         perRequest[i].push((cpu - before[i][0]) / served);
       });

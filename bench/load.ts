@@ -13,21 +13,25 @@ interface AutocannonResult {
 
 /** A run is an event emitter that is also the promise of its result. */
 interface AutocannonRun extends Promise<AutocannonResult> {
-  on(event: 'response', listener: () => void): void;
+  on(event: 'response', listener: (client: unknown, status: number) => void): void;
   stop(): void;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => AutocannonRun;
 
-/** A steady load: `rate` requests/s over `connections` connections until stopped; `answered()` counts the responses so far. */
-export function steadyLoad(url: string, headers: Record<string, string>, connections: number, rate: number): { answered: () => number; stop: () => void } {
+/**
+ * A steady load: `rate` requests/s over `connections` connections until stopped; `answered()`
+ * counts the 200 responses so far, `failed()` the others.
+ */
+export function steadyLoad(url: string, headers: Record<string, string>, connections: number, rate: number): { answered: () => number; failed: () => number; stop: () => void } {
   // The duration only bounds a run nobody stops; the caller stops it.
   const run = autocannon({ url, headers, connections, overallRate: rate, duration: 3600 });
   let answered = 0;
-  run.on('response', () => answered++);
+  let failed = 0;
+  run.on('response', (_client, status) => (status === 200 ? answered++ : failed++));
   // Stopped runs resolve; a failed one is seen as answers that stop coming.
   run.catch(() => undefined);
-  return { answered: () => answered, stop: () => run.stop() };
+  return { answered: () => answered, failed: () => failed, stop: () => run.stop() };
 }
 
 export interface LoadResult {

@@ -68,14 +68,14 @@ export async function forkChild(name: string, script: string, env: Record<string
  * The gateway exactly as a container runs it, `node build/src/main.js` with its environment; its
  * log lines go where a container's go, to a stream nobody waits on.
  */
-export async function spawnGateway(env: Record<string, string>): Promise<Measured> {
+export async function spawnGateway(env: Record<string, string>, name = 'gateway'): Promise<Measured> {
   const [port, metricsPort] = await freePorts(2);
   const main = join(__dirname, '..', 'src', 'main.js');
   const child = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', ...env, port: String(port), metrics_port: String(metricsPort) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const gateway = new Measured('gateway', child, `http://127.0.0.1:${port}`);
+  const gateway = new Measured(name, child, `http://127.0.0.1:${port}`);
   await waitUntil(
     async () => {
       if (child.exitCode !== null) throw new Error(`the gateway exited during start: ${gateway.lastErrors}`);
