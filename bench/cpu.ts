@@ -15,12 +15,21 @@ import { sleep } from '../test/support/wait';
  * compares them under the same conditions. floor / x estimates x's throughput relative to the floor.
  */
 const CONNECTIONS = 50;
-const RATE = Number(process.env.BENCH_RATE ?? 1500);
-const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 10);
+const RATE = positiveInteger('BENCH_RATE', 1500);
+const WINDOWS = positiveInteger('BENCH_WINDOWS', 10);
 const WINDOW_SECONDS = 3;
 const WARMUP_SECONDS = 4;
 const PATH = '/system/info';
 const AUDIENCE = 'openfaas-gateway';
+
+function positiveInteger(name: string, fallback: number): number {
+  const value = process.env[name] === undefined ? fallback : Number(process.env[name]);
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`bench:cpu: ${name} must be a positive integer, not "${process.env[name]}"`);
+    process.exit(2);
+  }
+  return value;
+}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
