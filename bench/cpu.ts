@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestIdentityProvider } from '../test/support/identity-provider';
-import { steadyLoad } from './load';
+import { median, steadyLoad } from './load';
 import { forkChild, Measured, spawnGateway } from './processes';
 import { sleep } from '../test/support/wait';
 
@@ -30,8 +30,6 @@ function positiveInteger(name: string, fallback: number): number {
   }
   return value;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** CPU time the process has used so far (user + system), in microseconds. */
 function cpuMicros(pid: number): number {

@@ -34,6 +34,9 @@ export function steadyLoad(url: string, headers: Record<string, string>, connect
   return { answered: () => answered, failed: () => failed, stop: () => run.stop() };
 }
 
+/** The middle value (the upper one of the two middle values for an even count). */
+export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 export interface LoadResult {
   rps: number;
   p50: number;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestIdentityProvider } from '../test/support/identity-provider';
-import { abortedUploads, drive, LoadResult, streamDown, streamUp } from './load';
+import { abortedUploads, drive, LoadResult, median, streamDown, streamUp } from './load';
 import { forkChild, Measured, MiB, spawnGateway } from './processes';
 
 /**
@@ -32,7 +32,6 @@ const TARGETS = {
 
 type Name = 'direct' | 'floor' | 'gateway';
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const mib = (bytes: number) => (bytes / MiB).toFixed(1);
 const signedMib = (bytes: number) => `${bytes >= 0 ? '+' : ''}${mib(bytes)}`;
 const row = (cells: Array<string | number>, widths: number[]) => cells.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
