@@ -174,15 +174,20 @@ describe('boot with a good environment', () => {
     writeFileSync(join(secrets, 'basic-auth-password'), `  ${ADMIN_PASSWORD}\n`);
     port = await closedPort();
     metricsPort = await closedPort();
-    gateway = GatewayProcess.spawn({
-      port: String(port),
-      metrics_port: String(metricsPort),
-      issuer: idp.issuer,
-      audience: AUDIENCE,
-      gateway_url: openfaas.url,
-      secret_mount_path: secrets,
-      shutdown_timeout: '5s',
-    });
+    // The trace flag only prints V8's allocation-site pretenuring decisions (see src/v8-flags.ts).
+    gateway = GatewayProcess.spawn(
+      {
+        port: String(port),
+        metrics_port: String(metricsPort),
+        issuer: idp.issuer,
+        audience: AUDIENCE,
+        gateway_url: openfaas.url,
+        secret_mount_path: secrets,
+        shutdown_timeout: '5s',
+      },
+      undefined,
+      ['--trace-pretenuring-statistics'],
+    );
   });
   after(async () => {
     gateway?.kill();
@@ -218,6 +223,11 @@ describe('boot with a good environment', () => {
     const recs = openfaas.requests.filter((r) => r.url === '/system/functions');
     assert.equal(recs.length, 1);
     assert.equal(recs[0]?.headers.authorization, ADMIN_BASIC);
+  });
+
+  it("runs with V8's allocation-site pretenuring off (no pretenuring decisions, though starting makes many young-generation collections)", () => {
+    const decisions = gateway.stdout.split('\n').filter((line) => line.includes('pretenuring:'));
+    assert.deepEqual(decisions.slice(0, 3), [], `${decisions.length} lines of V8's pretenuring trace`);
   });
 
   it('never prints the admin password', () => {

@@ -49,9 +49,12 @@ export class GatewayProcess {
     });
   }
 
-  /** Spawns `node build/src/main.js` with only `env` and PATH: none of the test runner's environment may configure the gateway. */
-  static spawn(env: Record<string, string>, port?: number): GatewayProcess {
-    const child = spawn(process.execPath, [MAIN], {
+  /**
+   * Spawns `node build/src/main.js` with only `env` and PATH: none of the test runner's environment
+   * may configure the gateway. `nodeArgs` go to node before the script (a V8 trace flag, say).
+   */
+  static spawn(env: Record<string, string>, port?: number, nodeArgs: readonly string[] = []): GatewayProcess {
+    const child = spawn(process.execPath, [...nodeArgs, MAIN], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
