@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Agent as HttpAgent, ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import { TokenVerifierService } from '../auth/token-verifier.service';
@@ -13,6 +12,7 @@ import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.ser
 import { Deadlined, DeadlineList } from './deadline-list';
 import { framingProblem, prepareUpstreamHeaders, responseHeaders, RouteClass } from './forwarding-headers';
 import { classifyRoute, pathProblem } from './route-class';
+import { upstreamAgent } from './upstream-agent';
 import { StreamedMemory, v8Collector } from './streamed-memory';
 
 const CTX = Symbol('proxy.ctx');
@@ -104,9 +104,7 @@ export class ProxyService implements OnModuleDestroy {
     if (!collect) this.logger.warn('V8 offers no gc() here: the buffers of streamed bodies are freed only by full collections, some 64 MiB apart');
     this.streamedMemory = new StreamedMemory(collect);
     this.body = new BodySource(this.streamedMemory);
-    // Node's defaults otherwise (lifo, 256 free sockets): the agent copies its options into every request.
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000 };
-    this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.agent = upstreamAgent(config.gatewayUrl);
     this.proxy = createProxyServer({
       target: config.gatewayUrl.toString(),
       agent: this.agent,

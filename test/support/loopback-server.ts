@@ -1,7 +1,14 @@
 import http, { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import https from 'node:https';
 import { AddressInfo, Socket } from 'node:net';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** A certificate and its key (PEM): the server then speaks HTTPS. */
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+}
 
 /**
  * An HTTP server on 127.0.0.1 that tracks its sockets so that `close()` frees everything at once.
@@ -14,22 +21,32 @@ export class LoopbackServer {
   private closing?: Promise<void>;
   private boundPort = 0;
 
-  private constructor(handler: RequestHandler) {
-    this.server = http.createServer((req, res) => {
+  /** TLS handshakes completed (HTTPS only): one per connection, however many requests it carries. */
+  tlsSessions = 0;
+
+  private constructor(
+    handler: RequestHandler,
+    private readonly tls?: TlsIdentity,
+  ) {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       req.on('error', ignore);
       res.on('error', ignore);
       Promise.resolve()
         .then(() => handler(req, res))
         .catch((err: unknown) => failResponse(res, err));
-    });
+    };
+    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, listener) : http.createServer(listener);
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
+    // A client that refuses the certificate ends the handshake: not an error of the server's.
+    this.server.on('tlsClientError', ignore);
+    this.server.on('secureConnection', () => this.tlsSessions++);
   }
 
-  static async start(handler: RequestHandler, port = 0): Promise<LoopbackServer> {
-    const instance = new LoopbackServer(handler);
+  static async start(handler: RequestHandler, port = 0, tls?: TlsIdentity): Promise<LoopbackServer> {
+    const instance = new LoopbackServer(handler, tls);
     await new Promise<void>((resolve, reject) => {
       instance.server.once('error', reject);
       instance.server.listen({ port, host: '127.0.0.1' }, () => {
@@ -47,7 +64,7 @@ export class LoopbackServer {
 
   /** Base URL, without a trailing slash. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Number of TCP connections currently open to this server. */

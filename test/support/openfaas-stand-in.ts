@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { LoopbackServer, holdResponse, sendJson, sendText, splitTarget } from './loopback-server';
+import { LoopbackServer, TlsIdentity, holdResponse, sendJson, sendText, splitTarget } from './loopback-server';
 import { waitUntil } from './wait';
 
 export const DEFAULT_NAMESPACE = 'openfaas-fn';
@@ -57,6 +57,8 @@ export interface SeedFunction {
 
 export interface OpenFaasStandInOptions {
   port?: number;
+  /** Serve HTTPS with this certificate (see test/fixtures/tls). */
+  tls?: TlsIdentity;
   user?: string;
   password?: string;
   /** Functions present at start; default `echo` and `nodeinfo` in openfaas-fn. */
@@ -196,7 +198,7 @@ export class OpenFaasStandIn {
 
   static async start(opts: OpenFaasStandInOptions = {}): Promise<OpenFaasStandIn> {
     const standIn = new OpenFaasStandIn(opts);
-    standIn.server = await LoopbackServer.start((req, res) => standIn.handle(req, res), opts.port);
+    standIn.server = await LoopbackServer.start((req, res) => standIn.handle(req, res), opts.port, opts.tls);
     return standIn;
   }
 
@@ -206,6 +208,11 @@ export class OpenFaasStandIn {
 
   get port(): number {
     return this.server.port;
+  }
+
+  /** TLS handshakes completed so far (with `tls`): one per connection, however many requests it carries. */
+  get tlsSessions(): number {
+    return this.server.tlsSessions;
   }
 
   /** Number of `/system/logs?follow=true` responses currently open. */
