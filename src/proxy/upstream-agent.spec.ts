@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest, IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
 import { LoopbackServer } from '../../test/support/loopback-server';
 import { closedPort } from '../../test/support/http-client';
 import { connectionOptions, upstreamAgent } from './upstream-agent';
@@ -17,6 +17,21 @@ describe('connectionOptions', () => {
       ['https://[fd00::12]', { host: 'fd00::12', port: 443, servername: '' }],
     ];
     for (const [url, expected] of cases) assert.deepEqual({ ...connectionOptions(new URL(url)) }, expected, url);
+  });
+});
+
+describe('upstreamAgent', () => {
+  it("keeps node's own agent settings, still without a prototype (nothing on Object.prototype can set them)", () => {
+    const agent = upstreamAgent(new URL('http://127.0.0.1:8080')) as HttpAgent & { options: object };
+    const plain = new HttpAgent({ keepAlive: true, keepAliveMsecs: 15_000 }) as HttpAgent & { options: object };
+    try {
+      assert.equal(Object.getPrototypeOf(agent.options), null);
+      assert.deepEqual({ ...agent.options }, { ...plain.options });
+      assert.deepEqual({ ...agent.options }, { keepAlive: true, keepAliveMsecs: 15_000, noDelay: true, path: null });
+    } finally {
+      agent.destroy();
+      plain.destroy();
+    }
   });
 });
 
