@@ -835,6 +835,20 @@ describe('chart rendering', renderSuiteOptions, () => {
       });
     });
 
+    it("trusts a private CA for an HTTPS OpenFaaS gateway from a ConfigMap, read-only, through node's NODE_EXTRA_CA_CERTS", () => {
+      const docs = renderOk({ files: [path.join(ciDir, 'full-values.yaml')] });
+      const podSpec = one(docs, 'Deployment').spec.template.spec;
+      assert.equal(envOf(docs).NODE_EXTRA_CA_CERTS, '/var/run/gateway-ca/ca.pem');
+      const volume = podSpec.volumes.find((v: Obj) => v.configMap?.name === 'openfaas-ca');
+      assert.ok(volume, 'a volume from the ConfigMap');
+      const mount = podSpec.containers[0].volumeMounts.find((m: Obj) => m.name === volume.name);
+      assert.deepEqual(mount, { name: volume.name, mountPath: '/var/run/gateway-ca', readOnly: true });
+      // Not set: the image's public CAs only, and nothing mounted.
+      const plain = renderOk({ files: [MINIMAL] });
+      assert.equal(envOf(plain).NODE_EXTRA_CA_CERTS, undefined);
+      assert.equal(one(plain, 'Deployment').spec.template.spec.volumes.some((v: Obj) => v.configMap), false);
+    });
+
     it('leaves replicas to the HorizontalPodAutoscaler when autoscaling', () => {
       const docs = renderOk({ files: [MINIMAL], set: { 'autoscaling.enabled': true, replicas: 4 } });
       assert.equal(one(docs, 'Deployment').spec.replicas, undefined);
