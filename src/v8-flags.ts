@@ -17,6 +17,4 @@ import { setFlagsFromString } from 'node:v8';
  * setting, none of twelve did). Nothing the gateway keeps is long-lived enough to gain from
  * pretenuring.
  */
-export const V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
-
-for (const flag of V8_FLAGS) setFlagsFromString(flag);
+setFlagsFromString('--no-allocation-site-pretenuring');

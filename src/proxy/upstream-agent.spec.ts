@@ -1,5 +1,6 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
 import { LoopbackServer } from '../../test/support/loopback-server';
 import { closedPort } from '../../test/support/http-client';
@@ -32,6 +33,19 @@ describe('upstreamAgent', () => {
       agent.destroy();
       plain.destroy();
     }
+  });
+
+  it("holds its own options in V8's fast mode, which the pool copies on every request (node's own: dictionary mode)", () => {
+    // %HasFastProperties needs V8's natives syntax, so a child node asks it of this very module.
+    const script = `const { upstreamAgent } = require(${JSON.stringify(require.resolve('./upstream-agent'))});
+      const http = require('node:http');
+      const ours = upstreamAgent(new URL('http://127.0.0.1:8080'));
+      const plain = new http.Agent({ keepAlive: true });
+      console.log(JSON.stringify({ ours: %HasFastProperties(ours.options), plain: %HasFastProperties(plain.options) }));
+      ours.destroy(); plain.destroy();`;
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { ours: true, plain: false });
   });
 });
 
@@ -66,53 +80,42 @@ describe('upstreamAgent, against a real server', () => {
     });
   }
 
-  it("keeps each request's own method, path and headers, and reuses one connection for requests in a row", async () => {
+  let agent: ReturnType<typeof upstreamAgent>;
+  beforeEach(() => {
     seen.length = 0;
-    const agent = upstreamAgent(new URL(server.url));
-    try {
-      const calls = [
-        { method: 'GET', path: '/system/functions?namespace=a', probe: 'one' },
-        { method: 'POST', path: '/function/echo', probe: 'two' },
-        { method: 'DELETE', path: '/system/secrets', probe: 'three' },
-      ];
-      for (const call of calls) assert.equal(await send(agent, { host: '127.0.0.1', port: server.port, ...call }), 200);
-      assert.deepEqual(
-        seen.map(({ method, url, header }) => ({ method, url, header })),
-        calls.map((call) => ({ method: call.method, url: call.path, header: call.probe })),
-      );
-      assert.equal(new Set(seen.map((s) => s.remotePort)).size, 1, 'one kept-alive connection for all three');
-    } finally {
-      agent.destroy();
-    }
+    agent = upstreamAgent(new URL(server.url));
+  });
+  afterEach(() => agent.destroy());
+
+  it("keeps each request's own method, path and headers, and reuses one connection for requests in a row", async () => {
+    const calls = [
+      { method: 'GET', path: '/system/functions?namespace=a', probe: 'one' },
+      { method: 'POST', path: '/function/echo', probe: 'two' },
+      { method: 'DELETE', path: '/system/secrets', probe: 'three' },
+    ];
+    for (const call of calls) assert.equal(await send(agent, { host: '127.0.0.1', port: server.port, ...call }), 200);
+    assert.deepEqual(
+      seen.map(({ method, url, header }) => ({ method, url, header })),
+      calls.map((call) => ({ method: call.method, url: call.path, header: call.probe })),
+    );
+    assert.equal(new Set(seen.map((s) => s.remotePort)).size, 1, 'one kept-alive connection for all three');
   });
 
   it('opens a second connection for a request made while the first is busy, and pools both', async () => {
-    seen.length = 0;
-    const agent = upstreamAgent(new URL(server.url));
-    try {
-      const both = await Promise.all([1, 2].map((n) => send(agent, { host: '127.0.0.1', port: server.port, method: 'GET', path: `/system/info?n=${n}`, probe: String(n) })));
-      assert.deepEqual(both, [200, 200]);
-      assert.equal(new Set(seen.map((s) => s.remotePort)).size, 2);
-      await new Promise((resolve) => setImmediate(resolve));
-      const free = Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
-      assert.equal(free, 2, 'both connections kept for reuse');
-    } finally {
-      agent.destroy();
-    }
+    const both = await Promise.all([1, 2].map((n) => send(agent, { host: '127.0.0.1', port: server.port, method: 'GET', path: `/system/info?n=${n}`, probe: String(n) })));
+    assert.deepEqual(both, [200, 200]);
+    assert.equal(new Set(seen.map((s) => s.remotePort)).size, 2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const free = Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    assert.equal(free, 2, 'both connections kept for reuse');
   });
 
   it('connects to gateway_url only: the agent serves the OpenFaaS gateway and nothing else', async () => {
-    seen.length = 0;
-    const agent = upstreamAgent(new URL(server.url));
-    try {
-      // Request options naming a closed port still reach gateway_url's server.
-      assert.equal(await send(agent, { host: '127.0.0.1', port: await closedPort(), method: 'GET', path: '/system/info', probe: 'elsewhere' }), 200);
-      assert.deepEqual(
-        seen.map((s) => s.header),
-        ['elsewhere'],
-      );
-    } finally {
-      agent.destroy();
-    }
+    // Request options naming a closed port still reach gateway_url's server.
+    assert.equal(await send(agent, { host: '127.0.0.1', port: await closedPort(), method: 'GET', path: '/system/info', probe: 'elsewhere' }), 200);
+    assert.deepEqual(
+      seen.map((s) => s.header),
+      ['elsewhere'],
+    );
   });
 });

@@ -40,9 +40,11 @@ export class LoopbackServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    // A client that refuses the certificate ends the handshake: not an error of the server's.
-    this.server.on('tlsClientError', ignore);
-    this.server.on('secureConnection', () => this.tlsSessions++);
+    if (tls) {
+      // A client that refuses the certificate ends the handshake: not an error of the server's.
+      this.server.on('tlsClientError', ignore);
+      this.server.on('secureConnection', () => this.tlsSessions++);
+    }
   }
 
   static async start(handler: RequestHandler, port = 0, tls?: TlsIdentity): Promise<LoopbackServer> {
