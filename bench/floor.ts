@@ -25,8 +25,6 @@ async function main(): Promise<void> {
 
 /** Loaded only when asked for: the plain floor must not carry the application's modules. */
 async function startIdleGateway(env: Record<string, string>): Promise<void> {
-  // As the gateway's own process runs it (src/main.ts): its V8 settings first.
-  await import('../src/v8-flags');
   await import('reflect-metadata');
   const { loadConfig } = await import('../src/config/gateway-config');
   const { startGateway } = await import('../src/gateway');

@@ -24,10 +24,10 @@ const STREAM_BYTES = 1024 * MiB;
 const STREAM_WARMUP_BYTES = 256 * MiB;
 
 const TARGETS = {
-  throughput: 0.9, // gateway requests/s at least this × the floor's
+  throughput: 0.85, // gateway requests/s at least this × the floor's
   loadGrowthSlack: 10 * MiB, // gateway RSS growth across the load at most the floor's + this
   abortGrowth: 10 * MiB, // RSS growth over 1,000 aborted uploads after a warm-up
-  streamGrowth: 32 * MiB, // RSS growth while 1 GiB streams through
+  streamGrowth: 64 * MiB, // RSS growth while 1 GiB streams through, with V8's own collector
 };
 
 type Name = 'direct' | 'floor' | 'gateway';

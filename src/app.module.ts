@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
-import { GatewayExceptionFilter } from './common/gateway-exception.filter';
+import { GatewayExceptionFilter } from './http/gateway-exception.filter';
 import { ConfigModule } from './config/config.module';
 import { GatewayConfig } from './config/gateway-config';
 import { HealthModule } from './health/health.module';

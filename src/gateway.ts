@@ -1,12 +1,14 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { GatewayConfig } from './config/gateway-config';
-import type { DestinationStream } from 'pino';
+import { attachFrontDoor } from './http/front-door';
 import { createLogger, PinoNestLogger } from './observability/logger';
 import { MetricsServer } from './observability/metrics-server';
+import { RequestTracker } from './observability/request-tracker.service';
 import { ProxyService } from './proxy/proxy.service';
 
 export interface RunningGateway {
@@ -28,7 +30,7 @@ export interface StartOptions {
 
 /**
  * Builds and starts the gateway on config.port and config.metricsPort (0 picks free ports).
- * main.ts and the end-to-end tests both start it through here.
+ * main.ts, the demo and the end-to-end tests all start it through here.
  */
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const log = createLogger({ encoding: config.logEncoding, debug: config.debug }, options.logDestination);
@@ -42,11 +44,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   app.getHttpAdapter().getInstance().set('etag', false);
   const server = app.getHttpServer() as Server;
   configureServer(server, config);
-  const connections = trackConnections(server);
   // After init, so that every request listener registered there (Express, Apollo's drain
-  // tracking) sits behind the passthrough and costs proxied requests nothing.
+  // tracking) sits behind the front door.
   await app.init();
-  app.get(ProxyService).attach(server);
+  const tracker = app.get(RequestTracker);
+  attachFrontDoor(server, app.get(ProxyService), tracker, config.writeTimeoutMs);
   // No host: every address, IPv4 and IPv6 (a dual-stack cluster reaches it either way).
   await (options.host === undefined ? app.listen(config.port) : app.listen(config.port, options.host));
   const metricsPort = await app.get(MetricsServer).listen(config.metricsPort, options.host);
@@ -58,52 +60,33 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     server,
     port,
     metricsPort,
-    close: () => (closing ??= drainAndClose(app, server, connections, config.shutdownTimeoutMs).finally(() => log.end())),
+    close: () => (closing ??= drainAndClose(app, server, tracker, config.shutdownTimeoutMs).finally(() => log.end())),
   };
 }
 
 function configureServer(server: Server, config: GatewayConfig): void {
   server.requestTimeout = config.readTimeoutMs;
   server.headersTimeout = Math.min(config.readTimeoutMs, 60_000);
-  // No idle timer on every connection: node:http would re-arm it on each read and write of every
-  // proxied exchange, where upstream_timeout already bounds the wait for a response. Requests
-  // Nest answers get write_timeout as their idle limit when they start (ProxyService.attach).
+  // No idle timer on every connection: upstream_timeout bounds the wait for a proxied response,
+  // and requests Nest answers get write_timeout as their idle limit (the front door).
   server.timeout = 0;
   server.keepAliveTimeout = 5_000;
 }
 
-/** The open connections of the public listener (a set entry per connection, nothing per request). */
-function trackConnections(server: Server): Set<Socket> {
-  const connections = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    connections.add(socket);
-    socket.once('close', () => connections.delete(socket));
-  });
-  return connections;
-}
-
-/** The response a connection is serving now (node:http keeps it on the socket). */
-type ServingSocket = Socket & { _httpMessage?: ServerResponse | null };
-
-function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
-  res.shouldKeepAlive = false;
-}
-
-async function drainAndClose(app: INestApplication, server: Server, connections: Set<Socket>, graceMs: number): Promise<void> {
+async function drainAndClose(app: INestApplication, server: Server, tracker: RequestTracker, graceMs: number): Promise<void> {
   // Node keeps connections alive while the server closes; every response from now on says
   // Connection: close instead, so that no caller sends a request on a socket about to go.
+  const closeAfterResponse = (_req: unknown, res: { setHeader(name: string, value: string): void }) => res.setHeader('connection', 'close');
   server.prependListener('request', closeAfterResponse);
   server.prependListener('checkContinue', closeAfterResponse);
-  for (const socket of connections) {
-    const res = (socket as ServingSocket)._httpMessage;
-    if (res && !res.headersSent) res.shouldKeepAlive = false;
-  }
+  for (const res of tracker.responsesInFlight()) if (!res.headersSent) res.setHeader('connection', 'close');
   const drained = new Promise<void>((resolve) => server.close(() => resolve()));
   // Connections idle at the signal go at once (server.close); this catches any that go idle later.
   const sweep = setInterval(() => server.closeIdleConnections(), 100);
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
   await Promise.race([drained, deadline]);
   clearInterval(sweep);
+  // Whatever is left (a followed log, a slow call) is cut.
   server.closeAllConnections();
   await app.close();
 }

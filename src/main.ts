@@ -1,5 +1,3 @@
-// First: the V8 settings must hold before anything else allocates.
-import './v8-flags';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/gateway-config';

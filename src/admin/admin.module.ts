@@ -29,6 +29,8 @@ export function graphqlOptions(config: GatewayConfig): ApolloDriverConfig {
     sortSchema: true,
     resolvers: { JSON: JsonScalar },
     introspection: config.graphqlIntrospection,
+    // With introspection off, validation errors carry no "Did you mean ...?" hints about the schema.
+    hideSchemaDetailsFromClientErrors: !config.graphqlIntrospection,
     playground: false,
     plugins: [ApolloServerPluginLandingPageDisabled()],
     csrfPrevention: true,

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { IssuerKeys } from '../auth/issuer-keys';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
@@ -26,7 +27,8 @@ export class GatewayStatusService {
       uptimeSeconds: Math.round((Date.now() - STARTED_AT.getTime()) / 100) / 10,
       allowInvoke: this.config.allowInvoke,
       upstream: await this.upstream(),
-      issuer: this.issuer(),
+      issuer: issuerStatus(this.keys.primary),
+      issuers: this.keys.all().map(issuerStatus),
     };
   }
 
@@ -46,21 +48,23 @@ export class GatewayStatusService {
       error: health.error ?? (info instanceof GatewayError ? info.description : null),
     };
   }
+}
 
-  private issuer(): IssuerStatus {
-    const status = this.keys.status();
-    return {
-      issuer: status.issuer,
-      audiences: [...this.config.audiences],
-      audienceClaims: [...this.config.audienceClaims],
-      algorithms: [...this.config.algorithms],
-      jwksUri: status.jwksUri ?? null,
-      keys: status.keys.map((k) => ({ kid: k.kid ?? null, alg: k.alg ?? null, kty: k.kty, curve: k.curve ?? null })),
-      lastRefreshedAt: status.lastRefreshedAt ?? null,
-      lastError: status.lastError ?? null,
-      lastErrorAt: status.lastErrorAt ?? null,
-      fetches: status.fetches,
-      failures: status.failures,
-    };
-  }
+function issuerStatus(keys: IssuerKeys): IssuerStatus {
+  const { settings } = keys;
+  const status = keys.status();
+  return {
+    name: settings.name,
+    issuer: settings.iss,
+    audiences: [...settings.audiences],
+    audienceClaims: [...settings.audienceClaims],
+    algorithms: [...settings.algorithms],
+    jwksUri: status.jwksUri ?? null,
+    keys: status.keys.map((k) => ({ kid: k.kid ?? null, alg: k.alg ?? null, kty: k.kty, curve: k.curve ?? null })),
+    lastRefreshedAt: status.lastRefreshedAt ?? null,
+    lastError: status.lastError ?? null,
+    lastErrorAt: status.lastErrorAt ?? null,
+    fetches: status.fetches,
+    failures: status.failures,
+  };
 }

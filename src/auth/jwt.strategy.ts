@@ -1,69 +1,53 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
+import type { Jwt } from 'jsonwebtoken';
 import { Strategy } from 'passport-jwt';
-import { GatewayError } from '../common/gateway-error';
-import { GATEWAY_CONFIG } from '../config/config.module';
-import { GatewayConfig } from '../config/gateway-config';
 import { extractBearerToken } from './bearer-token';
-import { SigningKeysService } from './signing-keys.service';
 import { TokenVerifierService } from './token-verifier.service';
 import { VerifiedToken } from './verified-token';
 
-/** Where the strategy leaves its findings on the request for the guard. */
-export const AUTH_ERROR = Symbol('auth.error');
-const VERIFIED = Symbol('auth.verified');
-
-type AuthRequest = IncomingMessage & { [AUTH_ERROR]?: GatewayError; [VERIFIED]?: VerifiedToken };
-
 /**
- * The passport-jwt strategy behind the global guard. Our verifier makes the decision (it adds
- * what jsonwebtoken leaves out: required exp, crit, embedded keys, exact audiences, size caps)
- * and supplies the key; passport-jwt then checks the signature, algorithm, issuer and times once
- * more with jsonwebtoken, so a token reaches a resolver only when both agree.
+ * The passport-jwt strategy behind the global guard and the /graphql door. It verifies a token
+ * once, with the verifier's steps in passport-jwt's three places: the key provider runs every
+ * check up to the key (from the token's issuer's JWKS, through jwks-rsa), jsonwebtoken checks the
+ * signature, exp and nbf with the verifier's options, and validate() adds what jsonwebtoken lacks.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor(
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
-    verifier: TokenVerifierService,
-    keys: SigningKeysService,
-  ) {
+  constructor(private readonly verifier: TokenVerifierService) {
     super({
-      passReqToCallback: true,
-      jwtFromRequest: (req: AuthRequest) => {
+      jwtFromRequest: tokenOrHeader,
+      secretOrKeyProvider: (req: IncomingMessage, rawToken: string, done: (err: unknown, key?: string) => void) => {
         try {
-          return extractBearerToken(req.headers.authorization);
+          extractBearerToken(req.headers.authorization);
         } catch (err) {
-          req[AUTH_ERROR] = err as GatewayError;
-          return null;
+          done(err);
+          return;
         }
-      },
-      secretOrKeyProvider: (req: AuthRequest, rawToken: string, done: (err: unknown, key?: string) => void) => {
-        verifier.verify(rawToken).then(
-          (verified) => {
-            const key = keys.peek(verified.kid)?.key;
-            if (!key) {
-              done(new GatewayError('invalid_token', 'the key that signed this token is no longer held', 'unknown_kid'));
-              return;
-            }
-            req[VERIFIED] = verified;
-            // jsonwebtoken takes a KeyObject where the typings say string.
-            done(null, key as unknown as string);
-          },
-          (err: unknown) => {
-            req[AUTH_ERROR] = err as GatewayError;
-            done(err);
-          },
+        verifier.keyFor(rawToken).then(
+          // jsonwebtoken takes a KeyObject where the typings say string.
+          (key) => done(null, key.key as unknown as string),
+          (err: unknown) => done(err),
         );
       },
-      algorithms: [...config.algorithms],
-      issuer: config.issuer,
-      jsonWebTokenOptions: { clockTolerance: config.clockSkewMs / 1000 },
+      algorithms: [...verifier.jwtOptions.algorithms!],
+      jsonWebTokenOptions: verifier.jwtOptions,
     });
   }
 
-  validate(req: AuthRequest): VerifiedToken | false {
-    return req[VERIFIED] ?? false;
+  validate(verified: Jwt): VerifiedToken {
+    return this.verifier.accept(verified);
+  }
+}
+
+/** The bearer token, or the header as sent when it is none, so that the key provider refuses it with its own reason. */
+function tokenOrHeader(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  if (!header) return null;
+  try {
+    return extractBearerToken(header);
+  } catch {
+    return header;
   }
 }

@@ -6,16 +6,29 @@ import { testConfig } from '../../test/support/auth-fixtures';
 import { generateSigningKey, SigningKey as TestKey } from '../../test/support/keys';
 import { signCompact } from '../../test/support/tokens';
 import { GatewayError } from '../common/gateway-error';
-import { KeyLookup, SigningKey, SigningKeysService } from './signing-keys.service';
+import { IssuerSettings } from '../config/gateway-config';
+import { KeyLookup, SigningKey } from './issuer-keys';
+import { SigningKeysService } from './signing-keys.service';
 import { TokenCache } from './token-cache';
 import { TokenVerifierService } from './token-verifier.service';
 
 const ISSUER = 'https://idp.example/realms/unit';
 
-/** A key store under the test's control: no network, lookups count. */
+/** One issuer's key store under the test's control: no network, lookups count. */
 class StubKeys {
   readonly held = new Map<string, SigningKey>();
   lookups = 0;
+
+  constructor(readonly settings: IssuerSettings) {}
+
+  /** As SigningKeysService answers: this key set for its own issuer only. */
+  forIssuer(iss: unknown): StubKeys | undefined {
+    return iss === this.settings.iss ? this : undefined;
+  }
+
+  all(): StubKeys[] {
+    return [this];
+  }
 
   publish(key: TestKey): void {
     const details = key.publicKey.asymmetricKeyDetails;
@@ -41,8 +54,8 @@ class StubKeys {
 }
 
 function setup(env: Record<string, string> = {}) {
-  const keys = new StubKeys();
   const config = testConfig({ issuer: ISSUER, clock_skew: '0s', ...env });
+  const keys = new StubKeys(config.issuers[0]);
   const verifier = new TokenVerifierService(config, keys as unknown as SigningKeysService);
   return { keys, verifier };
 }
@@ -119,10 +132,9 @@ describe('TokenVerifierService and its verified-token cache', () => {
     const t = token(ec, { exp });
     await verifier.verify(t);
     nowMs = (exp + 5) * 1000 - 1;
-    assert.ok(verifier.cached(t), 'still cached 1 ms before exp + skew');
+    assert.ok(!(verifier.authenticate(`Bearer ${t}`) instanceof Promise), 'still cached 1 ms before exp + skew');
     nowMs = (exp + 5) * 1000;
-    assert.equal(verifier.cached(t), undefined, 'gone at exp + skew');
-    const err = await refusal(verifier.verify(t));
+    const err = await refusal(Promise.resolve().then(() => verifier.authenticate(`Bearer ${t}`)));
     assert.equal(err.reason, 'expired');
     assert.equal(verifier.cacheStats.size, 0);
   });
@@ -186,11 +198,10 @@ describe('TokenVerifierService and its verified-token cache', () => {
 
   it('keys_unavailable maps to a 503 code, other key failures to invalid_token', async () => {
     const { verifier } = setup();
-    const keys = {
-      peek: () => undefined,
-      lookup: async () => ({ missing: 'keys_unavailable', detail: 'no signing keys have been loaded from the issuer yet' }),
-    };
-    const noKeys = new TokenVerifierService(testConfig({ issuer: ISSUER }), keys as unknown as SigningKeysService);
+    const config = testConfig({ issuer: ISSUER });
+    const keys = new StubKeys(config.issuers[0]);
+    keys.lookup = async () => ({ missing: 'keys_unavailable', detail: 'no signing keys have been loaded from the issuer yet' });
+    const noKeys = new TokenVerifierService(config, keys as unknown as SigningKeysService);
     const err = await refusal(noKeys.verify(token(rsa)));
     assert.equal(err.code, 'keys_unavailable');
     assert.equal(err.status, 503);

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   invalid_token: { status: 401, graphql: 'UNAUTHENTICATED', challenge: 'invalid_token' },
   keys_unavailable: { status: 503, graphql: 'KEYS_UNAVAILABLE', challenge: undefined },
   invoke_disabled: { status: 403, graphql: 'FORBIDDEN', challenge: undefined },
+  forbidden: { status: 403, graphql: 'FORBIDDEN', challenge: undefined },
   bad_request: { status: 400, graphql: 'BAD_REQUEST', challenge: undefined },
   not_found: { status: 404, graphql: 'NOT_FOUND', challenge: undefined },
   method_not_allowed: { status: 405, graphql: 'BAD_REQUEST', challenge: undefined },

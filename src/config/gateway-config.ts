@@ -19,14 +19,33 @@ export const DEFAULT_READ_TIMEOUT = '65s';
 export const DEFAULT_WRITE_TIMEOUT = '65s';
 export const DEFAULT_SHUTDOWN_TIMEOUT = '25s';
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
+/** The name of the issuer that `issuer`/`audience` describe. */
+export const ENV_ISSUER_NAME = 'env';
 export const BASIC_AUTH_USER_FILE = 'basic-auth-user';
 export const BASIC_AUTH_PASSWORD_FILE = 'basic-auth-password';
 
 export type Algorithm = (typeof SUPPORTED_ALGORITHMS)[number];
 export type AudienceClaim = (typeof SUPPORTED_AUDIENCE_CLAIMS)[number];
 
+/** One accepted token issuer: `issuer`/`audience` from the environment, or a JwtIssuer of the access file. */
+export interface IssuerSettings {
+  /** How logs, metrics and status name it: "env" for the environment's, else the JwtIssuer's name. */
+  readonly name: string;
+  /** The `iss` tokens carry, matched exactly. */
+  readonly iss: string;
+  readonly audiences: readonly string[];
+  readonly audienceClaims: readonly AudienceClaim[];
+  readonly algorithms: readonly Algorithm[];
+  /** A JWKS to use instead of the discovered jwks_uri. */
+  readonly jwksUrl: string | undefined;
+  /** Where to fetch discovery (and keys on the same origin) instead of `iss` (a JwtIssuer's issInternal). */
+  readonly fetchBase: string | undefined;
+}
+
 /** Every setting of the gateway, parsed and checked once at boot. Durations are milliseconds. */
 export interface GatewayConfig {
+  /** Every accepted issuer, the environment's first. */
+  readonly issuers: readonly IssuerSettings[];
   readonly port: number;
   readonly metricsPort: number;
   readonly gatewayUrl: URL;
@@ -249,7 +268,17 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     throw new ConfigError(problems);
   }
   const v = parsed.data;
+  const envIssuer: IssuerSettings = Object.freeze({
+    name: ENV_ISSUER_NAME,
+    iss: v.issuer,
+    audiences: Object.freeze(v.audience),
+    audienceClaims: Object.freeze(v.audience_claims),
+    algorithms: Object.freeze(v.algorithms),
+    jwksUrl: v.jwks_url?.toString(),
+    fetchBase: undefined,
+  });
   return Object.freeze({
+    issuers: Object.freeze([envIssuer]),
     port: v.port,
     metricsPort: v.metrics_port,
     gatewayUrl: v.gateway_url,

@@ -32,9 +32,10 @@ export class HealthService {
   async assertReady(): Promise<{ status: 'ok' }> {
     const upstream = await this.upstream();
     const reasons: string[] = [];
-    if (!this.keys.ready) {
-      const error = this.keys.status().lastError;
-      reasons.push(`no signing keys are held yet${error ? ` (${error})` : ''}`);
+    for (const issuer of this.keys.all()) {
+      if (issuer.ready) continue;
+      const error = issuer.status().lastError;
+      reasons.push(`no signing keys are held yet for ${issuer.settings.iss}${error ? ` (${error})` : ''}`);
     }
     if (!upstream.healthy) reasons.push(upstream.error ?? 'the OpenFaaS gateway is not healthy');
     if (reasons.length) throw new GatewayError('unavailable', `Not ready: ${reasons.join('; ')}.`);

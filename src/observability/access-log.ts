@@ -20,17 +20,14 @@ export interface AccessRecord {
  * built directly rather than through pino's generic serializer and redaction, because it runs on
  * every request and its fields are known: none of them can hold a token or a password. Fields
  * that cannot need quoting are written as they are: the request id (made here, or checked against
- * [A-Za-z0-9._:-]), the method (an HTTP token) and the route class; a caller's subject and client
- * are formatted once per verified token.
+ * [A-Za-z0-9._:-]), the method (an HTTP token) and the route class.
  */
 export class AccessLog {
   private lastMs = 0;
   private lastTime = '';
-  private readonly callers = new WeakMap<object, string>();
-
   constructor(private readonly log: AppLog) {}
 
-  write(r: AccessRecord, caller?: object): void {
+  write(r: AccessRecord): void {
     if (!this.log.logger.isLevelEnabled('info')) return;
     const now = Date.now();
     if (now !== this.lastMs) {
@@ -38,16 +35,7 @@ export class AccessLog {
       this.lastTime = new Date(now).toISOString();
     }
     const json = this.log.encoding === 'json';
-    let who = '';
-    if (r.subject !== undefined || r.client !== undefined) {
-      const known = caller === undefined ? undefined : this.callers.get(caller);
-      if (known !== undefined) {
-        who = known;
-      } else {
-        who = json ? jsonCaller(r) : consoleCaller(r);
-        if (caller !== undefined) this.callers.set(caller, who);
-      }
-    }
+    const who = json ? jsonCaller(r) : consoleCaller(r);
     this.log.sink.write(json ? jsonLine(this.lastTime, r, who) : consoleLine(this.lastTime, r, who));
   }
 }

@@ -1,6 +1,5 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
-import { LogSink } from './log-sink';
 
 /** Field names that must never be logged with their values, at any depth. */
 const SECRET_FIELDS = new Set(['authorization', 'password', 'token', 'secret', 'cookie', 'proxy-authorization']);
@@ -52,28 +51,27 @@ export interface AppLog {
   readonly logger: Logger;
   readonly sink: DestinationStream;
   readonly encoding: 'console' | 'json';
-  /** Writes what waits and stops the flush timer (the gateway's close). */
+  /** Writes what waits (the gateway's close). */
   end(): void;
 }
+
+/** Lines wait in memory until this many bytes are ready (one write for many lines) ... */
+const LOG_BATCH_BYTES = 4096;
+/** ... or this long, whichever comes first. */
+const LOG_FLUSH_MS = 250;
+/** While stdout does not keep up, at most this much waits; later lines are dropped and counted. */
+const LOG_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /**
  * The process logger: pino, one JSON object per line (log_encoding=json), or the same records as
  * readable lines (console). Known secret-bearing fields are redacted wherever they appear. Lines
- * go to stdout through a LogSink: in batches, at the latest a quarter second after they were
- * logged, and at exit.
+ * go to stdout through pino's own buffered destination (sonic-boom): in batches, at the latest a
+ * quarter second after they were logged, and at exit.
  */
 export function createLogger(settings: LogSettings, destination?: DestinationStream): AppLog {
-  const own =
-    destination === undefined
-      ? new LogSink(undefined, {
-          dropNotice: (lines) => {
-            const record = { level: 40, time: Date.now(), msg: `${lines} log lines were dropped: stdout did not keep up` };
-            return settings.encoding === 'json' ? `${JSON.stringify({ ...record, level: 'warn', time: new Date(record.time).toISOString() })}\n` : consoleLine(record);
-          },
-        })
-      : undefined;
+  const own = destination === undefined ? stdoutDestination(settings.encoding) : undefined;
   const sink: DestinationStream = own ?? (destination as DestinationStream);
-  const end = () => own?.end();
+  const end = () => own?.flushSync();
   const options: LoggerOptions = {
     level: settings.debug ? 'debug' : 'info',
     base: undefined,
@@ -92,6 +90,23 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
     },
   });
   return { logger, sink, encoding: 'console', end };
+}
+
+/** stdout through sonic-boom; lines it had to drop are counted and reported once writing resumes. */
+function stdoutDestination(encoding: 'console' | 'json') {
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS, maxLength: LOG_MAX_PENDING_BYTES });
+  let dropped = 0;
+  stdout.on('drop', (data: string) => {
+    dropped += data.split('\n').length - 1 || 1;
+  });
+  stdout.on('write', () => {
+    if (dropped === 0) return;
+    const lines = dropped;
+    dropped = 0;
+    const record = { level: 40, time: Date.now(), msg: `${lines} log lines were dropped: stdout did not keep up` };
+    stdout.write(encoding === 'json' ? `${JSON.stringify({ ...record, level: 'warn', time: new Date(record.time).toISOString() })}\n` : consoleLine(record));
+  });
+  return stdout;
 }
 
 /** Nest's logger interface over pino, so framework and gateway logs share one stream and format. */

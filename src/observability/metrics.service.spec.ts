@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { KeyStoreStatus, SigningKeysService } from '../auth/signing-keys.service';
+import type { KeyStoreStatus } from '../auth/issuer-keys';
+import type { SigningKeysService } from '../auth/signing-keys.service';
 import type { TokenVerifierService } from '../auth/token-verifier.service';
 import { createRegistry, MetricsService } from './metrics.service';
 
@@ -11,13 +12,14 @@ function setup() {
   const state = { keys: [{ kid: 'a' }] as unknown[], lastRefreshedAt: new Date(5_000) as Date | undefined };
   const cache = { hits: 0, misses: 0, size: 0 };
   const listeners: Array<(status: KeyStoreStatus) => void> = [];
+  const issuer = { settings: { name: 'env' }, status: () => ({ keys: state.keys, lastRefreshedAt: state.lastRefreshedAt }) };
   const keys = {
-    status: () => ({ keys: state.keys, lastRefreshedAt: state.lastRefreshedAt }),
+    all: () => [issuer],
     onFetch: (listener: (status: KeyStoreStatus) => void) => listeners.push(listener),
   } as unknown as SigningKeysService;
   const verifier = { get cacheStats() { return cache; } } as unknown as TokenVerifierService;
   const metrics = new MetricsService(registry, keys, verifier);
-  const fetched = (lastError?: string) => listeners.forEach((l) => l({ lastError } as KeyStoreStatus));
+  const fetched = (lastError?: string) => listeners.forEach((l) => l({ name: 'env', lastError } as KeyStoreStatus));
   const values = async (name: string) => {
     const metric = registry.getSingleMetric(name);
     assert.ok(metric, `${name} is registered`);
@@ -71,20 +73,20 @@ describe(MetricsService.name, () => {
     assert.equal(first?.value, 1, 'the 3 ms answer falls in the first bucket, the 200 ms one does not');
   });
 
-  it('counts JWKS fetches by outcome', async () => {
+  it('counts JWKS fetches by issuer and outcome', async () => {
     const { fetched, values } = setup();
     fetched();
     fetched();
     fetched('ECONNREFUSED');
     assert.deepEqual(await values('gateway_jwks_fetches_total'), [
-      { labels: { outcome: 'success' }, value: 2 },
-      { labels: { outcome: 'failure' }, value: 1 },
+      { labels: { issuer: 'env', outcome: 'success' }, value: 2 },
+      { labels: { issuer: 'env', outcome: 'failure' }, value: 1 },
     ]);
   });
 
   it('reads the signing keys held and the last refresh at scrape time', async () => {
     const { state, values } = setup();
-    assert.equal((await values('gateway_signing_keys'))[0]?.value, 1);
+    assert.deepEqual((await values('gateway_signing_keys'))[0], { labels: { issuer: 'env' }, value: 1 });
     assert.equal((await values('gateway_signing_keys_last_refresh_timestamp_seconds'))[0]?.value, 5);
     state.keys = [{ kid: 'a' }, { kid: 'b' }];
     state.lastRefreshedAt = undefined;

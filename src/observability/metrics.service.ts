@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RouteClass } from '../common/route-class';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { TokenVerifierService } from '../auth/token-verifier.service';
-import { HotHistogram, RequestCounter } from './hot-metrics';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -13,25 +13,19 @@ export function createRegistry(): Registry {
   return registry;
 }
 
-export type RouteLabel = 'system' | 'function' | 'graphql' | 'health' | 'other';
-
-const ROUTES: readonly RouteLabel[] = ['system', 'function', 'graphql', 'health', 'other'];
-const ROUTE_INDEX: Readonly<Record<RouteLabel, number>> = { system: 0, function: 1, graphql: 2, health: 3, other: 4 };
-/** Methods counted by name; any other is counted as "other" (the last). */
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
-const OTHER_METHOD = METHODS.length - 1;
-const METHOD_INDEX = new Map<string, number>(METHODS.slice(0, OTHER_METHOD).map((method, i) => [method, i]));
+/** Methods counted by name; any other is counted as "other", so callers cannot mint label values. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
  * The gateway's Prometheus metrics. Labels come from small fixed sets (route class, method,
- * status, failure reason): never a token, a subject, a path or a secret.
+ * status, failure reason, issuer name): never a token, a subject, a path or a secret.
  */
 @Injectable()
 export class MetricsService {
-  private readonly requests: RequestCounter;
-  private readonly upstreamLatency: HotHistogram;
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly upstreamLatency: Histogram<'route'>;
   private readonly authFailures: Counter<'reason'>;
-  private readonly jwksFetches: Counter<'outcome'>;
+  private readonly jwksFetches: Counter<'issuer' | 'outcome'>;
   private readonly auditDropped: Counter;
 
   constructor(
@@ -40,14 +34,19 @@ export class MetricsService {
     verifier: TokenVerifierService,
   ) {
     const registers = [registry];
-    this.requests = new RequestCounter(registry, 'gateway_http_requests_total', 'Requests answered on the public port, by route class, method and status.', ROUTES, METHODS);
-    this.upstreamLatency = new HotHistogram(
-      registry,
-      'gateway_upstream_response_seconds',
-      'Time until the OpenFaaS gateway sent response headers, by route class.',
-      'route',
-      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    );
+    this.requests = new Counter({
+      name: 'gateway_http_requests_total',
+      help: 'Requests answered on the public port, by route class, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'gateway_upstream_response_seconds',
+      help: 'Time until the OpenFaaS gateway sent response headers, by route class.',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
     this.authFailures = new Counter({
       name: 'gateway_auth_failures_total',
       help: 'Requests refused for their credentials, by reason (expired, wrong_audience, unknown_kid, ...).',
@@ -56,8 +55,8 @@ export class MetricsService {
     });
     this.jwksFetches = new Counter({
       name: 'gateway_jwks_fetches_total',
-      help: 'Signing key (discovery + JWKS) fetches, by outcome.',
-      labelNames: ['outcome'],
+      help: 'Signing key (discovery + JWKS) fetches, by issuer and outcome.',
+      labelNames: ['issuer', 'outcome'],
       registers,
     });
     this.auditDropped = new Counter({
@@ -67,18 +66,22 @@ export class MetricsService {
     });
     new Gauge({
       name: 'gateway_signing_keys',
-      help: 'Signing keys currently held from the issuer.',
+      help: 'Signing keys currently held, by issuer.',
+      labelNames: ['issuer'],
       registers,
       collect() {
-        this.set(keys.status().keys.length);
+        this.reset();
+        for (const issuer of keys.all()) this.set({ issuer: issuer.settings.name }, issuer.status().keys.length);
       },
     });
     new Gauge({
       name: 'gateway_signing_keys_last_refresh_timestamp_seconds',
-      help: 'When the signing keys were last fetched successfully (0 = never).',
+      help: 'When the signing keys were last fetched successfully, by issuer (0 = never).',
+      labelNames: ['issuer'],
       registers,
       collect() {
-        this.set((keys.status().lastRefreshedAt?.getTime() ?? 0) / 1000);
+        this.reset();
+        for (const issuer of keys.all()) this.set({ issuer: issuer.settings.name }, (issuer.status().lastRefreshedAt?.getTime() ?? 0) / 1000);
       },
     });
     for (const [name, help, pick] of [
@@ -95,15 +98,15 @@ export class MetricsService {
         },
       });
     }
-    keys.onFetch((status) => this.jwksFetches.inc({ outcome: status.lastError ? 'failure' : 'success' }));
+    keys.onFetch((status) => this.jwksFetches.inc({ issuer: status.name, outcome: status.lastError ? 'failure' : 'success' }));
   }
 
-  request(route: RouteLabel, method: string | undefined, status: number): void {
-    this.requests.inc(ROUTE_INDEX[route], (method === undefined ? undefined : METHOD_INDEX.get(method)) ?? OTHER_METHOD, status);
+  request(route: RouteClass, method: string | undefined, status: number): void {
+    this.requests.inc({ route, method: method !== undefined && METHODS.has(method) ? method : 'other', status: String(status) });
   }
 
-  upstreamResponded(route: RouteLabel, seconds: number): void {
-    this.upstreamLatency.observe(route, seconds);
+  upstreamResponded(route: RouteClass, seconds: number): void {
+    this.upstreamLatency.observe({ route }, seconds);
   }
 
   authFailure(reason: string): void {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { ProxiedRoute } from '../common/route-class';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those this hop has already acted on. */
 const HOP_BY_HOP = new Set([
@@ -12,23 +13,10 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  // Answered here; forwarded, it would also make http-proxy skip its proxyReq event.
+  // Answered here (100 Continue once the token has passed).
   'expect',
 ]);
 
-export type RouteClass = 'system' | 'function';
-
-/**
- * Refuses a request body framing this hop cannot pass on faithfully. Node's parser has already
- * refused the ambiguous ones (Transfer-Encoding with Content-Length, duplicate or listed
- * Content-Length, chunked not last); what it lets through with a coding besides chunked
- * ("gzip, chunked") would reach OpenFaaS with that coding silently dropped.
- */
-export function framingProblem(headers: IncomingHttpHeaders): string | undefined {
-  const coding = headers['transfer-encoding'];
-  if (coding === undefined || coding.trim().toLowerCase() === 'chunked') return undefined;
-  return 'Transfer-Encoding other than chunked is not supported';
-}
 
 /**
  * Replaces a proxied request's headers with those to send upstream: the one place where upstream
@@ -42,7 +30,7 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
  * caller names in Connection can unframe it: a body without its length would reach OpenFaaS as
  * the start of another request on a pooled connection.
  */
-export function prepareUpstreamHeaders(req: IncomingMessage, route: RouteClass, adminAuthorization: string, requestId?: string): void {
+export function prepareUpstreamHeaders(req: IncomingMessage, route: ProxiedRoute, adminAuthorization: string, requestId?: string): void {
   const given = req.headers;
   const named = given.connection;
   // Rare: the names a caller lists in Connection go too ("keep-alive" and "close" name none of their own).

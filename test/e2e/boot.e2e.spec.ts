@@ -174,7 +174,6 @@ describe('boot with a good environment', () => {
     writeFileSync(join(secrets, 'basic-auth-password'), `  ${ADMIN_PASSWORD}\n`);
     port = await closedPort();
     metricsPort = await closedPort();
-    // The trace flag only prints V8's allocation-site pretenuring decisions (see src/v8-flags.ts).
     gateway = GatewayProcess.spawn(
       {
         port: String(port),
@@ -185,8 +184,6 @@ describe('boot with a good environment', () => {
         secret_mount_path: secrets,
         shutdown_timeout: '5s',
       },
-      undefined,
-      ['--trace-pretenuring-statistics'],
     );
   });
   after(async () => {
@@ -223,11 +220,6 @@ describe('boot with a good environment', () => {
     const recs = openfaas.requests.filter((r) => r.url === '/system/functions');
     assert.equal(recs.length, 1);
     assert.equal(recs[0]?.headers.authorization, ADMIN_BASIC);
-  });
-
-  it("runs with V8's allocation-site pretenuring off (no pretenuring decisions, though starting makes many young-generation collections)", () => {
-    const decisions = gateway.stdout.split('\n').filter((line) => line.includes('pretenuring:'));
-    assert.deepEqual(decisions.slice(0, 3), [], `${decisions.length} lines of V8's pretenuring trace`);
   });
 
   it('never prints the admin password', () => {

@@ -11,7 +11,7 @@ import { decodeCompact, encodeSegment, nowSeconds, signCompact } from '../suppor
  */
 
 /** The checks the gateway documents (TokenCheck.name), in the order it runs them. */
-const CHECKS = ['format', 'algorithm', 'header', 'issuer', 'audience', 'expiry', 'not_before', 'issued_at', 'key', 'signature'] as const;
+const CHECKS = ['format', 'algorithm', 'header', 'issuer', 'key', 'signature', 'expiry', 'not_before', 'issued_at', 'audience'] as const;
 type CheckName = (typeof CHECKS)[number];
 
 const DIAGNOSE = `query ($t: String!) {
@@ -202,10 +202,14 @@ describe('GraphQL tokenDiagnostics: every check, each failure class', () => {
     assertVerdict(d, { reason: 'wrong_audience', failed: { audience: /no aud claim/ } });
   });
 
-  it('wrong issuer (signed by the right key): names the issuer found and the one expected; the signature still verifies', async () => {
+  it('wrong issuer (signed by the right key): names the issuer found and the one expected; no key set is consulted for it', async () => {
     const evil = 'https://evil.example/realms/openfaas';
     const d = await diagnose(h, forge(h, { iss: evil }));
-    assertVerdict(d, { reason: 'wrong_issuer', failed: { issuer: /^issuer is "https:\/\/evil\.example\/realms\/openfaas", expected exactly "http:\/\/127\.0\.0\.1:\d+"$/ } });
+    assertVerdict(d, {
+      reason: 'wrong_issuer',
+      failed: { issuer: /^issuer is "https:\/\/evil\.example\/realms\/openfaas", expected exactly "http:\/\/127\.0\.0\.1:\d+"$/ },
+      notChecked: ['key', 'signature', 'audience'],
+    });
     assert.ok(check(d, 'issuer').detail.endsWith(`"${h.idp.issuer}"`));
     assert.equal(d.issuer, evil);
   });
@@ -217,6 +221,20 @@ describe('GraphQL tokenDiagnostics: every check, each failure class', () => {
       failed: { key: /kid "kid-the-issuer-never-published" is not among the issuer's signing keys/ },
       notChecked: ['signature'],
     });
+  });
+
+  it('an expired token under an unknown kid is described by its key first (a forged token\'s claims mean nothing), and REST says the same', async () => {
+    const now = nowSeconds();
+    const token = forge(h, { exp: now - 7200, iat: now - 7500 }, { kid: 'kid-from-elsewhere' });
+    const d = await diagnose(h, token);
+    assertVerdict(d, {
+      reason: 'unknown_kid',
+      failed: { key: /kid "kid-from-elsewhere" is not among the issuer's signing keys/, expiry: /^token expired 2h0?m?(\d+s)? ago$|^token expired 2h ago$/ },
+      notChecked: ['signature'],
+    });
+    const rest = await request(`${h.url}/system/functions`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(rest.status, 401);
+    assert.match((rest.json() as { error_description: string }).error_description, /kid "kid-from-elsewhere"/);
   });
 
   it("bad signature (same header and claims, another RSA key's signature): only the signature check fails", async () => {
@@ -313,14 +331,16 @@ describe('GraphQL tokenDiagnostics: every check, each failure class', () => {
     const d = await diagnose(h, forge(h, { iss: 'https://evil.example', aud: 'account', exp: now - 600, iat: now - 900, nbf: now + 600 }));
     assertVerdict(d, {
       reason: 'wrong_issuer',
-      failed: { issuer: /issuer is "https:\/\/evil\.example"/, audience: /audience is \["account"\]/, expiry: /^token expired 10m(1s)? ago$/, not_before: /not valid for another/ },
+      failed: { issuer: /issuer is "https:\/\/evil\.example"/, expiry: /^token expired 10m(1s)? ago$/, not_before: /not valid for another/ },
+      // No accepted issuer, so no key set to check the signature with and no audiences to expect.
+      notChecked: ['key', 'signature', 'audience'],
     });
     assert.equal(d.description, check(d, 'issuer').detail);
   });
 
-  it('an expired token with a wrong audience reports both failures', async () => {
+  it('an expired token with a wrong audience reports both failures; expiry comes first, as jsonwebtoken checks it with the signature', async () => {
     const d = await diagnose(h, forge(h, { aud: 'account', exp: nowSeconds() - 120 }));
-    assertVerdict(d, { reason: 'wrong_audience', failed: { audience: /audience is \["account"\]/, expiry: /^token expired 2m(1s)? ago$/ } });
+    assertVerdict(d, { reason: 'expired', failed: { audience: /audience is \["account"\]/, expiry: /^token expired 2m(1s)? ago$/ } });
   });
 });
 
@@ -348,6 +368,7 @@ describe('GraphQL tokenDiagnostics agrees with the REST passthrough and the /gra
       ['audience only in azp', forge(h, { aud: 'account', azp: AUDIENCE })],
       ['wrong issuer', forge(h, { iss: 'https://evil.example' })],
       ['unknown kid', forge(h, {}, { kid: 'no-such-kid' })],
+      ['unknown kid, expired', forge(h, { exp: now - 7200, iat: now - 7500 }, { kid: 'no-such-kid' })],
       ['bad signature', signCompact({ header: Buffer.from(hs!, 'base64url'), payload: Buffer.from(ps!, 'base64url'), alg: 'RS256', key: stranger.privateKey })],
       ['alg none', `${encodeSegment({ alg: 'none', typ: 'at+jwt', kid: key.kid })}.${ps}.${ss}`],
       ['alg none, empty signature', `${encodeSegment({ alg: 'none' })}.${ps}.`],

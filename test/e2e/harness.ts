@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IssuerKeys } from '../../src/auth/issuer-keys';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
 import { GatewayConfig, loadConfig } from '../../src/config/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway';
@@ -78,8 +79,9 @@ export class Harness {
     return `http://127.0.0.1:${this.gateway.port}`;
   }
 
-  get keys(): SigningKeysService {
-    return this.gateway.app.get(SigningKeysService);
+  /** The signing keys of the harness's issuer (the environment's). */
+  get keys(): IssuerKeys {
+    return this.gateway.app.get(SigningKeysService).primary;
   }
 
   /** A fresh client-credentials access token from the identity provider. */

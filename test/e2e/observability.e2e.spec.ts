@@ -271,8 +271,8 @@ describe('metrics on metrics_port', () => {
     for (const secret of [...tokens, ADMIN_PASSWORD, ADMIN_BASIC_B64]) {
       assert.ok(!final.text.includes(secret), 'a secret appears somewhere in /metrics');
     }
-    // The gateway's own metrics carry only bounded labels.
-    const allowed = new Set(['route', 'method', 'status', 'reason', 'outcome', 'le']);
+    // The gateway's own metrics carry only bounded labels (issuer: the configured issuer's name).
+    const allowed = new Set(['route', 'method', 'status', 'reason', 'outcome', 'issuer', 'le']);
     for (const s of final.samples.filter((x) => x.name.startsWith('gateway_'))) {
       for (const label of Object.keys(s.labels)) assert.ok(allowed.has(label), `${s.name} has label ${label}`);
     }

@@ -75,7 +75,7 @@ describe('proxy: bodies that are absent, empty or large', () => {
     return h.openfaas.requests;
   }
 
-  it('GET and DELETE without a body reach OpenFaaS with neither Content-Length nor Transfer-Encoding, and the connection serves on', async () => {
+  it('GET and DELETE without a body reach OpenFaaS as bodyless (a DELETE with Content-Length: 0, as http-proxy frames it), and the connection serves on', async () => {
     const answers: Answer[] = [];
     for (const [method, path] of [
       ['GET', '/function/echo'],
@@ -90,7 +90,9 @@ describe('proxy: bodies that are absent, empty or large', () => {
     const recs = await received(4);
     for (const rec of recs) {
       const label = `${rec.method} ${rec.url}`;
-      assert.deepEqual(framingOf(rec), {}, `${label}: no framing header for a request without a body`);
+      // http-proxy's deleteLength pass gives a DELETE without a body Content-Length: 0 (node-http-proxy #1343): still no body.
+      const expected = rec.method === 'DELETE' ? { 'content-length': '0' } : {};
+      assert.deepEqual(framingOf(rec), expected, `${label}: no body framed for a request without a body`);
       assert.equal(rec.body.length, 0, label);
       assert.ok(rec.complete && !rec.aborted, `${label}: received whole`);
     }

@@ -124,10 +124,20 @@ describe('proxy: what reaches OpenFaaS', () => {
     const chunked = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`;
 
     for (const method of ['DELETE', 'OPTIONS']) {
-      it(`a chunked ${method} body reaches OpenFaaS as that request's body, never as a second request`, async () => {
+      it(`a chunked ${method} body is refused with 400 (http-proxy would frame it as Content-Length: 0), and nothing reaches OpenFaaS`, async () => {
         h.openfaas.clearRequests();
         const path = method === 'DELETE' ? '/system/functions' : '/function/echo';
         const out = await raw(`${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(smuggled)}`);
+        assert.equal(statusOf(out), 400);
+        assert.match(out, /must be sent with Content-Length/);
+        await sleep(100);
+        assert.deepEqual(h.openfaas.requests, []);
+      });
+
+      it(`a ${method} body with Content-Length reaches OpenFaaS as that request's body, never as a second request`, async () => {
+        h.openfaas.clearRequests();
+        const path = method === 'DELETE' ? '/system/functions' : '/function/echo';
+        const out = await raw(`${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
         assert.notEqual(statusOf(out), 0);
         await sleep(100);
         assert.deepEqual(

@@ -19,6 +19,9 @@ export class GatewayStatus {
   @Field(() => UpstreamStatus, { description: 'The OpenFaaS gateway behind this one.' })
   upstream!: UpstreamStatus;
 
-  @Field(() => IssuerStatus, { description: 'The identity provider and the signing keys held.' })
+  @Field(() => IssuerStatus, { description: 'The first accepted identity provider (the environment\'s issuer when set) and the signing keys held.' })
   issuer!: IssuerStatus;
+
+  @Field(() => [IssuerStatus], { description: 'Every accepted identity provider: the environment\'s issuer and the access file\'s JwtIssuers.' })
+  issuers!: IssuerStatus[];
 }

@@ -3,6 +3,9 @@ import { SigningKeyInfo } from './signing-key-info.model';
 
 @ObjectType('IssuerStatus', { description: 'The identity provider whose tokens this gateway accepts, and the keys held from it.' })
 export class IssuerStatus {
+  @Field(() => String, { description: 'How logs and metrics name it: "env" for the issuer/audience variables, else its JwtIssuer name.' })
+  name!: string;
+
   @Field(() => String, { description: 'The issuer, matched exactly against the iss claim.' })
   issuer!: string;
 

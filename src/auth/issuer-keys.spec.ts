@@ -5,21 +5,22 @@ import { testConfig } from '../../test/support/auth-fixtures';
 import { JwksServer } from '../../test/support/jwks-server';
 import { generateSigningKey, randomKid } from '../../test/support/keys';
 import { waitUntil } from '../../test/support/wait';
-import { FetchLimits, IDP_FETCH_LIMITS } from './bounded-fetch';
-import { KeyStoreStatus, SigningKeysService } from './signing-keys.service';
+import { FetchLimits } from '../common/capped-fetch';
+import { IDP_FETCH_LIMITS, IssuerKeys, KeyStoreStatus } from './issuer-keys';
 
 /** Services made in a test, stopped after it. */
-const services: SigningKeysService[] = [];
+const services: IssuerKeys[] = [];
 
-function service(jwks: JwksServer, env: Record<string, string> = {}, limits?: FetchLimits): SigningKeysService {
-  const keys = new SigningKeysService(testConfig({ issuer: jwks.issuer, ...env }), limits);
+function service(jwks: JwksServer, env: Record<string, string> = {}, limits?: FetchLimits): IssuerKeys {
+  const config = testConfig({ issuer: jwks.issuer, ...env });
+  const keys = new IssuerKeys(config.issuers[0], { refreshMs: config.jwksRefreshMs, cooldownMs: config.jwksCooldownMs }, limits);
   services.push(keys);
   return keys;
 }
 
-const kids = (keys: SigningKeysService) => keys.status().keys.map((k) => k.kid);
+const kids = (keys: IssuerKeys) => keys.status().keys.map((k) => k.kid);
 
-describe('SigningKeysService against a controllable JWKS', () => {
+describe('IssuerKeys against a controllable JWKS', () => {
   let jwks: JwksServer;
   let first: string;
   before(async () => {
@@ -27,7 +28,7 @@ describe('SigningKeysService against a controllable JWKS', () => {
     first = jwks.addKey().kid;
   });
   after(async () => {
-    for (const keys of services) keys.onModuleDestroy();
+    for (const keys of services) keys.stop();
     await jwks.close();
   });
 
@@ -193,7 +194,7 @@ describe('SigningKeysService against a controllable JWKS', () => {
     const error = await waitUntil(() => tiny.status().lastError, 3000);
     assert.match(error, /openid-configuration sent \d+ bytes, more than the 100 allowed/);
     assert.equal(tiny.ready, false);
-    tiny.onModuleDestroy();
+    tiny.stop();
   });
 
   it('down, refused, garbage: each refresh fails with its reason, keys stay, counts and listeners see every attempt', async () => {
@@ -203,7 +204,7 @@ describe('SigningKeysService against a controllable JWKS', () => {
     keys.onFetch((s) => seen.push(s));
     const cases = [
       ['down', /jwks answered HTTP 500/],
-      ['refuse', /jwks could not be fetched/],
+      ['refuse', /jwks could not be reached: connection reset/],
       ['garbage', /jwks did not answer with JSON/],
     ] as const;
     for (const [mode, error] of cases) {

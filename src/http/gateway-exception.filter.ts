@@ -1,9 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, GatewayError, toErrorResponse } from './gateway-error';
-import { setFailure } from './request-context';
+import { ErrorCode, GatewayError, toErrorResponse } from '../common/gateway-error';
+import { noteFailure } from '../observability/request-tracker.service';
 
-const BY_STATUS: Record<number, ErrorCode> = { 400: 'bad_request', 401: 'invalid_token', 403: 'invoke_disabled', 404: 'not_found', 413: 'bad_request', 415: 'bad_request' };
+const BY_STATUS: Record<number, ErrorCode> = { 400: 'bad_request', 401: 'invalid_token', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'bad_request' };
 
 /** Turns anything thrown on a Nest route into the gateway's JSON error shape; 5xx never echo internals. */
 export function toGatewayError(exception: unknown, req: IncomingMessage | undefined, logger: Logger): GatewayError {
@@ -28,7 +28,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<IncomingMessage>();
     const res = http.getResponse<ServerResponse>();
     const error = toGatewayError(exception, req, this.logger);
-    setFailure(req, error);
+    noteFailure(req, error);
     if (res.headersSent) {
       res.destroy();
       return undefined;
