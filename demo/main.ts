@@ -1,5 +1,3 @@
-// First, as in src/main.ts: the gateway's V8 settings.
-import '../src/v8-flags';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
