@@ -13,17 +13,20 @@ interface Spinner {
 export class ProgressIndicator {
   private spinner?: Spinner;
 
-  private constructor(private readonly enabled: boolean) {}
+  private constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly enabled: boolean,
+  ) {}
 
   static for(stream: NodeJS.WriteStream, json: boolean): ProgressIndicator {
-    return new ProgressIndicator(!json && (stream as WriteStream).isTTY === true);
+    return new ProgressIndicator(stream, !json && (stream as WriteStream).isTTY === true);
   }
 
   async start(text: string): Promise<void> {
     if (!this.enabled) return;
     // Loaded only on a terminal: yocto-spinner is ESM (required through require(esm), Node >= 20.19).
     const { default: yoctoSpinner } = await import('yocto-spinner');
-    this.spinner = yoctoSpinner({ text, stream: process.stderr }).start();
+    this.spinner = yoctoSpinner({ text, stream: this.stream }).start();
   }
 
   update(text: string): void {
