@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config/gateway-config';
 import { startGateway } from '../src/gateway';
+import { writeFedgwConfig } from './fedgw-config';
 import { TestIdentityProvider } from '../test/support/identity-provider';
 import { OpenFaasStandIn } from '../test/support/openfaas-stand-in';
 
@@ -62,6 +63,9 @@ Get a token (client-credentials grant) and use it:
 
 Ctrl-C stops it.
 `);
+  const fedgw = writeFedgwConfig({ issuer: idp.issuer, gateway: url, ...CLIENT });
+  process.stdout.write(`\n${fedgw.instructions}`);
+  process.once('exit', fedgw.remove);
   const stop = () => {
     void gateway
       .close()
