@@ -18,6 +18,8 @@ export interface RunningGateway {
   readonly metricsPort: number;
   /** Stops accepting, lets in-flight requests finish within shutdown_timeout, then closes everything. */
   close(): Promise<void>;
+  /** Writes the log lines that wait in the buffer now (the demo, before it prints its banner). */
+  flushLogs(): void;
 }
 
 export interface StartOptions {
@@ -60,7 +62,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     server,
     port,
     metricsPort,
-    close: () => (closing ??= drainAndClose(app, server, tracker, config.shutdownTimeoutMs).finally(() => log.end())),
+    close: () => (closing ??= drainAndClose(app, server, tracker, config.shutdownTimeoutMs).finally(() => log.flush())),
+    flushLogs: () => log.flush(),
   };
 }
 

@@ -51,8 +51,8 @@ export interface AppLog {
   readonly logger: Logger;
   readonly sink: DestinationStream;
   readonly encoding: 'console' | 'json';
-  /** Writes what waits (the gateway's close). */
-  end(): void;
+  /** Writes the lines that wait in the buffer now. */
+  flush(): void;
 }
 
 /** Lines wait in memory until this many bytes are ready (one write for many lines) ... */
@@ -71,7 +71,7 @@ const LOG_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 export function createLogger(settings: LogSettings, destination?: DestinationStream): AppLog {
   const own = destination === undefined ? stdoutDestination(settings.encoding) : undefined;
   const sink: DestinationStream = own ?? (destination as DestinationStream);
-  const end = () => own?.flushSync();
+  const flush = () => own?.flushSync();
   const options: LoggerOptions = {
     level: settings.debug ? 'debug' : 'info',
     base: undefined,
@@ -82,14 +82,14 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
       { ...options, timestamp: pino.stdTimeFunctions.isoTime, formatters: { ...options.formatters, level: (label) => ({ level: label }) } },
       sink,
     );
-    return { logger, sink, encoding: 'json', end };
+    return { logger, sink, encoding: 'json', flush };
   }
   const logger = pino(options, {
     write(line: string) {
       sink.write(consoleLine(JSON.parse(line) as Record<string, unknown>));
     },
   });
-  return { logger, sink, encoding: 'console', end };
+  return { logger, sink, encoding: 'console', flush };
 }
 
 /** stdout through sonic-boom; lines it had to drop are counted and reported once writing resumes. */
