@@ -565,6 +565,10 @@ describe('chart values and schema', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
     assert.equal(String(chart.appVersion), pkg.version);
     assert.ok(values.image.endsWith(`:${chart.appVersion}`), `${values.image} is tagged ${chart.appVersion}`);
+    // No registry publishes this project's image: the default is the name of a local build
+    // (docker build -t openfaas-federated-gateway:TAG .), never a registry namespace of others.
+    assert.equal(values.image, `${pkg.name}:${chart.appVersion}`, 'the default image is the local build of this package');
+    assert.doesNotMatch(values.image, /\//, 'the default image names no registry or namespace');
     assert.equal(chart.apiVersion, 'v2');
     assert.equal(chart.name, 'federated-gateway', 'the original chart name, so release resource names stay');
   });
@@ -728,6 +732,10 @@ describe('chart rendering', () => {
         assert.match(notes, /faas-cli list --gateway "\$OPENFAAS_URL" --token "\$TOKEN"/);
         assert.ok(notes.includes(`${merged.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`), 'discovery URL');
         assert.doesNotMatch(notes, /<no value>|\{\{/);
+        // A default (registry-less) image is a local build: the notes say how to push one.
+        const localImage = !String(merged.image).includes('/');
+        assert.equal(/names no registry/.test(notes), localImage, `a note on image ${merged.image} exactly when it names no registry`);
+        if (localImage) assert.match(notes, /docker build -t REGISTRY\/openfaas-federated-gateway:TAG \. && docker push/);
       });
 
       it('passes helm lint', { skip: helmOnPath ? false : 'helm lint needs helm on the PATH (the helm-render stand-in only renders)' }, () => {
