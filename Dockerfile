@@ -2,7 +2,9 @@
 # OpenFaaS Federated Gateway: build with dev dependencies, ship production dependencies and dist/.
 # test/image/image.spec.ts replays this file's COPY and RUN steps outside Docker, so keep to
 # ARG, FROM, WORKDIR, ENV, COPY, RUN, USER, EXPOSE, HEALTHCHECK and CMD.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the current LTS line. CI runs the whole test suite on Node 24 as well as on the
+# machine's Node (.ci/run), so the runtime shipped here is one the tests ran on.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

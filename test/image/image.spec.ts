@@ -337,10 +337,26 @@ const dockerfileText = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'
 const dockerfile = parseDockerfile(dockerfileText);
 const rules = readDockerignore(path.join(repoRoot, '.dockerignore'));
 
+/** Node's current LTS line, which the image ships; CI runs the whole suite on it too (.ci/run). */
+const LTS_MAJOR = 24;
+
+/** The major version of a `vX.Y.Z` or `X.Y.Z` string. */
+function majorOf(version: string): number {
+  return Number(/^v?(\d+)\./.exec(version.trim())?.[1]);
+}
+
+/** The version of the `node` that the replayed RUN steps and CMD find on the PATH. */
+function pathNodeVersion(): string {
+  const r = spawnSync('node', ['--version'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  assert.equal(r.status, 0, `node --version: ${r.error?.message ?? r.stderr}`);
+  return r.stdout.trim();
+}
+
 describe('Dockerfile and .dockerignore', () => {
-  it('builds in one stage and ships from a small Node 20 base in another', () => {
+  it(`builds in one stage and ships from a small Node ${LTS_MAJOR} (LTS) base in another`, () => {
     assert.ok(dockerfile.stages.length >= 2, 'multi-stage');
-    for (const s of dockerfile.stages) assert.match(s.image, /^node:20(\.\d+)*-(bookworm-slim|alpine[\d.]*)(@sha256:[0-9a-f]{64})?$/, s.image);
+    const base = new RegExp(`^node:${LTS_MAJOR}(\\.\\d+){0,2}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$`);
+    for (const s of dockerfile.stages) assert.match(s.image, base, s.image);
     const build = dockerfile.stages[0].instructions.map((i) => `${i.keyword} ${i.args}`).join('\n');
     assert.match(build, /RUN .*npm ci(?![^\n]*--omit=dev)/, 'the build stage installs dev dependencies');
     assert.match(build, /RUN .*npm run build/);
@@ -360,6 +376,26 @@ describe('Dockerfile and .dockerignore', () => {
     const hc = lines.find((l) => l.startsWith('HEALTHCHECK '));
     if (hc) assert.match(hc, /\/livez/, 'the health check is the liveness endpoint');
   });
+
+  it(`declares Node ${LTS_MAJOR} in package.json's engines`, () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines?: { node?: string } };
+    const ranges = (pkg.engines?.node ?? '').split('||').map((r) => r.trim());
+    assert.ok(ranges.includes(`^${LTS_MAJOR}.0.0`), `engines.node (${pkg.engines?.node}) names ^${LTS_MAJOR}.0.0`);
+  });
+
+  // On the machine's own Node this is skipped; CI's second run puts Node 24 first on the PATH
+  // (.ci/run), so that the replay below runs npm ci and the CMD on the image's Node line.
+  const testedOn = majorOf(process.version);
+  it(
+    `runs these tests, the replayed RUN steps and the CMD on the image's Node ${LTS_MAJOR}`,
+    { skip: testedOn === LTS_MAJOR ? false : `running on Node ${process.version}; CI's Node ${LTS_MAJOR} run checks this` },
+    (t) => {
+      const onPath = pathNodeVersion();
+      t.diagnostic(`tests on ${process.version}, node on the PATH ${onPath}`);
+      assert.equal(majorOf(onPath), LTS_MAJOR, `node on the PATH is ${onPath}`);
+      assert.equal(onPath, process.version, 'the node on the PATH is the one running the tests');
+    },
+  );
 
   it('keeps dependencies, build output, tests, tooling and secrets out of the build context', () => {
     for (const p of [
@@ -417,6 +453,7 @@ describe('the image, replayed without Docker', { timeout: BUILD_TIMEOUT_MS + 5 *
         fs.mkdirSync(path.join(context, path.dirname(f)), { recursive: true });
         fs.copyFileSync(path.join(repoRoot, f), path.join(context, f));
       }
+      log.push(`replayed with node ${pathNodeVersion()} and npm from the PATH`);
       const stages = replay(dockerfile, context, work, log);
       shipped = stages.get(dockerfile.stages[dockerfile.stages.length - 1].name)!;
       idp = await TestIdentityProvider.start({ audience: 'fed-gw' });
