@@ -1,4 +1,5 @@
 import { ANY_ACTION_INDEX, Action, RequiredAction, Resource, requiredActionIndex } from './access-actions';
+import { GatewayError } from '../common/gateway-error';
 
 /** A statement's resources, parsed once: `*`, `NS:*` or `NS:NAME`. */
 export type GrantedResource = '*' | { readonly namespace: string; readonly name: string };
@@ -108,4 +109,10 @@ export class Grants {
   describe(): string[] {
     return [...this.lines];
   }
+}
+
+/** The refusal of a request whose grants lack `action` on `resource`: one sentence for the 403 and GraphQL alike. */
+export function forbidden(grants: Grants, action: RequiredAction, resource: string): GatewayError {
+  const roles = grants.roles.length ? `its Roles (${grants.roles.join(', ')}) grant` : 'it matches no Role, so it holds';
+  return new GatewayError('forbidden', `This token may not ${action} on ${resource}: ${roles} no statement covering it.`);
 }

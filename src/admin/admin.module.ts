@@ -2,6 +2,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
+import { AccessModule } from '../access/access.module';
 import { AuthModule } from '../auth/auth.module';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
@@ -44,6 +45,7 @@ export function graphqlOptions(config: GatewayConfig): ApolloDriverConfig {
 @Module({
   imports: [
     AuthModule,
+    AccessModule,
     OpenFaasModule,
     HealthModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, inject: [GATEWAY_CONFIG], useFactory: graphqlOptions }),

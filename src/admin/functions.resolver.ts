@@ -1,4 +1,5 @@
-import { Args, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Query, Resolver } from '@nestjs/graphql';
+import type { CallerRequest } from '../auth/verified-token';
 import { FunctionsService } from './functions.service';
 import { FunctionSummary } from './models/function-summary.model';
 
@@ -8,13 +9,19 @@ export class FunctionsResolver {
 
   @Query(() => [FunctionSummary], { description: 'Functions deployed on the OpenFaaS gateway, in one namespace or its default.' })
   functions(
-    @Args('namespace', { type: () => String, nullable: true, description: 'Namespace; the OpenFaaS default when omitted.' }) namespace?: string,
+    @Context('req') req: CallerRequest,
+    @Args('namespace', {
+      type: () => String,
+      nullable: true,
+      description: 'Namespace; when omitted, the OpenFaaS default, or with an access file every namespace the token may list.',
+    })
+    namespace?: string,
   ): Promise<FunctionSummary[]> {
-    return this.catalog.list(namespace ?? undefined);
+    return this.catalog.list(req.user, namespace ?? undefined);
   }
 
   @Query(() => [String], { description: 'Namespaces the OpenFaaS gateway manages functions in.' })
-  namespaces(): Promise<string[]> {
-    return this.catalog.namespaces();
+  namespaces(@Context('req') req: CallerRequest): Promise<string[]> {
+    return this.catalog.namespaces(req.user);
   }
 }

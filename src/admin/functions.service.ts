@@ -1,19 +1,46 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { forbidden } from '../access/access-grants';
+import { AccessService } from '../access/access.service';
+import { filterNamespaces } from '../access/request-permission';
+import type { VerifiedToken } from '../auth/verified-token';
+import { GATEWAY_CONFIG } from '../config/config.module';
+import { GatewayConfig } from '../config/gateway-config';
 import { OpenFaasClient } from '../openfaas/openfaas-client.service';
 import { FunctionStatus } from '../openfaas/openfaas.types';
 import { FunctionSummary } from './models/function-summary.model';
 
+/**
+ * Functions and namespaces as the caller may see them: everything without an access file; with
+ * one, Function:List where it is held, and the namespaces the token holds any action in.
+ */
 @Injectable()
 export class FunctionsService {
-  constructor(private readonly openfaas: OpenFaasClient) {}
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly openfaas: OpenFaasClient,
+    private readonly access: AccessService,
+  ) {}
 
-  async list(namespace?: string): Promise<FunctionSummary[]> {
-    const functions = await this.openfaas.functions(namespace);
-    return functions.map(toSummary);
+  async list(caller: VerifiedToken, namespace?: string): Promise<FunctionSummary[]> {
+    const grants = this.access.grantsOf(caller);
+    if (grants === undefined) return (await this.openfaas.functions(namespace)).map(toSummary);
+    if (namespace !== undefined) {
+      if (!grants.allows('Function:List', namespace, '*')) throw forbidden(grants, 'Function:List', `${namespace}:*`);
+      return (await this.openfaas.functions(namespace)).map(toSummary);
+    }
+    // No namespace named: every namespace the token may list functions in.
+    const listable = grants.namespacesFor('Function:List');
+    const namespaces = listable === '*' ? await this.openfaas.namespaces() : [...listable];
+    if (namespaces.length === 0) throw forbidden(grants, 'Function:List', `${this.config.defaultNamespace}:*`);
+    const lists = await Promise.all(namespaces.map((ns) => this.openfaas.functions(ns)));
+    return lists.flat().map(toSummary);
   }
 
-  namespaces(): Promise<string[]> {
-    return this.openfaas.namespaces();
+  async namespaces(caller: VerifiedToken): Promise<string[]> {
+    const grants = this.access.grantsOf(caller);
+    if (grants === undefined) return this.openfaas.namespaces();
+    if (!grants.holdsAnywhere('Namespace:List')) throw forbidden(grants, 'Namespace:List', '*');
+    return filterNamespaces(grants, await this.openfaas.namespaces());
   }
 }
 

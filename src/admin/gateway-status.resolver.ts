@@ -1,4 +1,5 @@
-import { Query, Resolver } from '@nestjs/graphql';
+import { Context, Query, Resolver } from '@nestjs/graphql';
+import type { CallerRequest } from '../auth/verified-token';
 import { GatewayStatusService } from './gateway-status.service';
 import { GatewayStatus } from './models/gateway-status.model';
 
@@ -6,8 +7,8 @@ import { GatewayStatus } from './models/gateway-status.model';
 export class GatewayStatusResolver {
   constructor(private readonly status: GatewayStatusService) {}
 
-  @Query(() => GatewayStatus, { description: 'Version, uptime, the OpenFaaS gateway behind, and the issuer and keys held.' })
-  gatewayStatus(): Promise<GatewayStatus> {
-    return this.status.status();
+  @Query(() => GatewayStatus, { description: 'Version, uptime, the OpenFaaS gateway behind, and the issuers and keys held (System:Info under an access file).' })
+  gatewayStatus(@Context('req') req: CallerRequest): Promise<GatewayStatus> {
+    return this.status.status(req.user);
   }
 }

@@ -1,5 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { forbidden } from '../access/access-grants';
+import { AccessService } from '../access/access.service';
 import { IssuerKeys } from '../auth/issuer-keys';
+import type { VerifiedToken } from '../auth/verified-token';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
@@ -18,9 +21,12 @@ export class GatewayStatusService {
     private readonly keys: SigningKeysService,
     private readonly health: HealthService,
     private readonly openfaas: OpenFaasClient,
+    private readonly access: AccessService,
   ) {}
 
-  async status(): Promise<GatewayStatus> {
+  async status(caller: VerifiedToken): Promise<GatewayStatus> {
+    const grants = this.access.grantsOf(caller);
+    if (grants !== undefined && !grants.allowsEverywhere('System:Info')) throw forbidden(grants, 'System:Info', '*');
     return {
       version: GATEWAY_VERSION,
       startedAt: STARTED_AT,

@@ -1,10 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { clientIdOf, TokenVerifierService } from '../auth/token-verifier.service';
+import { AccessService } from '../access/access.service';
+import { TokenAccess } from './models/token-access.model';
 import { TokenDiagnostics } from './models/token-diagnostics.model';
 
 @Injectable()
 export class TokenDiagnosticsService {
-  constructor(private readonly verifier: TokenVerifierService) {}
+  constructor(
+    private readonly verifier: TokenVerifierService,
+    private readonly access: AccessService,
+  ) {}
 
   /** The same verifier as the REST path, with every check run and reported. */
   async diagnose(token: string): Promise<TokenDiagnostics> {
@@ -25,6 +30,13 @@ export class TokenDiagnosticsService {
       expiresInSeconds: exp === undefined ? null : Math.round(exp - Date.now() / 1000),
       header: diagnosis.header ? { ...diagnosis.header } : null,
       claims: diagnosis.claims ? { ...diagnosis.claims } : null,
+      access: diagnosis.valid ? this.accessOf(claims) : null,
     };
+  }
+
+  private accessOf(claims: Readonly<Record<string, unknown>>): TokenAccess {
+    const grants = this.access.grantsForClaims(claims);
+    if (grants === undefined) return { roles: [], actions: ['* on *'] };
+    return { roles: [...grants.roles], actions: grants.describe() };
   }
 }

@@ -27,3 +27,8 @@ export interface TokenDiagnosis {
   readonly header: Readonly<Record<string, unknown>> | undefined;
   readonly claims: Readonly<Record<string, unknown>> | undefined;
 }
+
+/** A request the global guard has let through: passport put its verified caller in `user`. */
+export interface CallerRequest {
+  readonly user: VerifiedToken;
+}

@@ -68,12 +68,12 @@ describe(loadConfig.name, () => {
       assert.equal(url.pathname, '/');
     });
     it('allow_invoke defaults to false', () => assert.equal(config().allowInvoke, false));
-    it('jwks_url defaults to none (taken from discovery)', () => assert.equal(config().jwksUrl, undefined));
+    it('jwks_url defaults to none (taken from discovery)', () => assert.equal(config().issuers[0].jwksUrl, undefined));
     it('algorithms default to RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512', () => {
-      assert.deepEqual([...config().algorithms], ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
+      assert.deepEqual([...config().issuers[0].algorithms], ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
     });
     it('clock_skew defaults to 30s', () => assert.equal(config().clockSkewMs, 30_000));
-    it('audience_claims defaults to aud', () => assert.deepEqual([...config().audienceClaims], ['aud']));
+    it('audience_claims defaults to aud', () => assert.deepEqual([...config().issuers[0].audienceClaims], ['aud']));
     it('jwks_refresh defaults to 5m', () => assert.equal(config().jwksRefreshMs, 5 * 60_000));
     it('jwks_cooldown defaults to 30s', () => assert.equal(config().jwksCooldownMs, 30_000));
     it('upstream_timeout defaults to 60s', () => assert.equal(config().upstreamTimeoutMs, 60_000));
@@ -117,10 +117,10 @@ describe(loadConfig.name, () => {
       assert.equal(c.gatewayUrl.origin, 'http://gateway.openfaas:8080');
       assert.equal(c.allowInvoke, false);
       assert.equal(c.clockSkewMs, 30_000);
-      assert.equal(c.algorithms.length, 9);
+      assert.equal(c.issuers[0].algorithms.length, 9);
       assert.equal(c.logEncoding, 'console');
       assert.equal(c.debug, false);
-      assert.equal(c.jwksUrl, undefined);
+      assert.equal(c.issuers[0].jwksUrl, undefined);
     });
 
     it('an empty issuer or audience is as missing as an unset one', () => {
@@ -152,14 +152,14 @@ describe(loadConfig.name, () => {
       assert.equal(c.port, 9090);
       assert.equal(c.metricsPort, 9092);
       assert.equal(c.gatewayUrl.origin, 'https://gateway.openfaas.svc:8443');
-      assert.equal(c.issuer, ISSUER);
-      assert.deepEqual([...c.audiences], [AUDIENCE]);
+      assert.equal(c.issuers[0].iss, ISSUER);
+      assert.deepEqual([...c.issuers[0].audiences], [AUDIENCE]);
       assert.equal(c.allowInvoke, true);
       assert.equal(c.secretMountPath, secrets);
-      assert.equal(c.jwksUrl, 'https://keys.example.com/jwks.json');
-      assert.deepEqual([...c.algorithms], ['ES256']);
+      assert.equal(c.issuers[0].jwksUrl, 'https://keys.example.com/jwks.json');
+      assert.deepEqual([...c.issuers[0].algorithms], ['ES256']);
       assert.equal(c.clockSkewMs, 10_000);
-      assert.deepEqual([...c.audienceClaims], ['aud', 'azp']);
+      assert.deepEqual([...c.issuers[0].audienceClaims], ['aud', 'azp']);
       assert.equal(c.jwksRefreshMs, 10 * 60_000);
       assert.equal(c.jwksCooldownMs, 5_000);
       assert.equal(c.upstreamTimeoutMs, 120_000);
@@ -170,8 +170,8 @@ describe(loadConfig.name, () => {
     });
 
     it('keeps the issuer exactly as given (tokens must match it byte for byte)', () => {
-      assert.equal(config({ issuer: 'https://tenant.auth0.com/' }).issuer, 'https://tenant.auth0.com/');
-      assert.equal(config({ issuer: 'https://login.microsoftonline.com/TENANT/v2.0' }).issuer, 'https://login.microsoftonline.com/TENANT/v2.0');
+      assert.equal(config({ issuer: 'https://tenant.auth0.com/' }).issuers[0].iss, 'https://tenant.auth0.com/');
+      assert.equal(config({ issuer: 'https://login.microsoftonline.com/TENANT/v2.0' }).issuers[0].iss, 'https://login.microsoftonline.com/TENANT/v2.0');
     });
 
     it('trims surrounding whitespace from values', () => {
@@ -185,13 +185,13 @@ describe(loadConfig.name, () => {
         algorithms: ' RS256 , ES256 ',
         secret_mount_path: ` ${secrets} `,
       });
-      assert.equal(c.issuer, ISSUER);
-      assert.deepEqual([...c.audiences], [AUDIENCE]);
+      assert.equal(c.issuers[0].iss, ISSUER);
+      assert.deepEqual([...c.issuers[0].audiences], [AUDIENCE]);
       assert.equal(c.port, 9090);
       assert.equal(c.allowInvoke, true);
       assert.equal(c.clockSkewMs, 65_000);
       assert.equal(c.logEncoding, 'json');
-      assert.deepEqual([...c.algorithms], ['RS256', 'ES256']);
+      assert.deepEqual([...c.issuers[0].algorithms], ['RS256', 'ES256']);
       assert.equal(c.secretMountPath, secrets);
     });
 
@@ -262,7 +262,7 @@ describe(loadConfig.name, () => {
 
   describe('audience', () => {
     it('is a comma-separated list; spaces around items are dropped', () => {
-      assert.deepEqual([...config({ audience: 'openfaas-gateway, api://default ,  https://api.example.com ' }).audiences], [
+      assert.deepEqual([...config({ audience: 'openfaas-gateway, api://default ,  https://api.example.com ' }).issuers[0].audiences], [
         'openfaas-gateway',
         'api://default',
         'https://api.example.com',
@@ -270,7 +270,7 @@ describe(loadConfig.name, () => {
     });
 
     it('ignores empty items between commas', () => {
-      assert.deepEqual([...config({ audience: 'a,,b,' }).audiences], ['a', 'b']);
+      assert.deepEqual([...config({ audience: 'a,,b,' }).issuers[0].audiences], ['a', 'b']);
     });
 
     it('a list of nothing but commas and spaces is a problem naming audience', () => {
@@ -280,8 +280,8 @@ describe(loadConfig.name, () => {
 
   describe('algorithms', () => {
     it('takes a subset of the asymmetric algorithms', () => {
-      assert.deepEqual([...config({ algorithms: 'RS256, ES256' }).algorithms], ['RS256', 'ES256']);
-      assert.deepEqual([...config({ algorithms: 'PS512' }).algorithms], ['PS512']);
+      assert.deepEqual([...config({ algorithms: 'RS256, ES256' }).issuers[0].algorithms], ['RS256', 'ES256']);
+      assert.deepEqual([...config({ algorithms: 'PS512' }).issuers[0].algorithms], ['PS512']);
     });
 
     for (const bad of ['HS256', 'HS384', 'HS512', 'hs256', 'none', 'None', 'NONE']) {
@@ -331,7 +331,7 @@ describe(loadConfig.name, () => {
     });
 
     it('audience_claims takes aud,azp and refuses unknown claims', () => {
-      assert.deepEqual([...config({ audience_claims: 'aud, azp' }).audienceClaims], ['aud', 'azp']);
+      assert.deepEqual([...config({ audience_claims: 'aud, azp' }).issuers[0].audienceClaims], ['aud', 'azp']);
       assertProblem({ ...base, audience_claims: 'aud,nonsense' }, 'audience_claims', 'nonsense');
     });
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { AccessDocument, AccessFileError, loadAccessFile } from '../access/access-file';
 import { parseDuration } from './duration';
 
 export const DEFAULT_PORT = 8080;
@@ -21,6 +22,8 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = '25s';
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 /** The name of the issuer that `issuer`/`audience` describe. */
 export const ENV_ISSUER_NAME = 'env';
+export const DEFAULT_NAMESPACE = 'openfaas-fn';
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const BASIC_AUTH_USER_FILE = 'basic-auth-user';
 export const BASIC_AUTH_PASSWORD_FILE = 'basic-auth-password';
 
@@ -49,14 +52,15 @@ export interface GatewayConfig {
   readonly port: number;
   readonly metricsPort: number;
   readonly gatewayUrl: URL;
-  readonly issuer: string;
-  readonly audiences: readonly string[];
   readonly allowInvoke: boolean;
   readonly secretMountPath: string;
-  readonly jwksUrl: string | undefined;
-  readonly algorithms: readonly Algorithm[];
   readonly clockSkewMs: number;
-  readonly audienceClaims: readonly AudienceClaim[];
+  /** The access file's path, when permissions are on. */
+  readonly accessFile: string | undefined;
+  /** The access file as read at start (the access module re-reads it when it changes). */
+  readonly access: AccessDocument | undefined;
+  /** The namespace OpenFaaS acts on when a request names none. */
+  readonly defaultNamespace: string;
   readonly jwksRefreshMs: number;
   readonly jwksCooldownMs: number;
   readonly upstreamTimeoutMs: number;
@@ -140,15 +144,6 @@ const httpUrl = (what: string) =>
     return z.NEVER;
   });
 
-const required = (example: string) =>
-  optionalText.transform((v, ctx) => {
-    if (v === undefined) {
-      ctx.addIssue({ code: 'custom', message: `is required; ${example}` });
-      return z.NEVER;
-    }
-    return v;
-  });
-
 const oneOfList = <T extends string>(allowed: readonly T[], fallback: string, forbidden?: (item: string) => string | undefined) =>
   optionalText.transform((v, ctx) => {
     const items = list(v ?? fallback);
@@ -175,8 +170,9 @@ const schema = z.object({
   gateway_url: optionalText.pipe(
     z.string().default(DEFAULT_GATEWAY_URL).pipe(httpUrl('point it at the OpenFaaS gateway, e.g. http://gateway.openfaas:8080')),
   ),
-  issuer: required('set it to the OIDC issuer URL, e.g. https://keycloak.example.com/realms/vendor').pipe(
-    z.string().transform((v, ctx) => {
+  issuer: optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      if (v === undefined) return undefined;
       const parsed = httpUrl('set it to the OIDC issuer URL exactly as tokens carry it in "iss"').safeParse(v);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
@@ -190,8 +186,9 @@ const schema = z.object({
       return v;
     }),
   ),
-  audience: required('set it to the audience(s) your tokens carry, comma-separated, e.g. openfaas-gateway').transform(
+  audience: optionalText.transform(
     (v, ctx) => {
+      if (v === undefined) return undefined;
       const items = list(v);
       if (items.length === 0) {
         ctx.addIssue({ code: 'custom', message: 'names no audience; give at least one, comma-separated' });
@@ -230,6 +227,15 @@ const schema = z.object({
   }),
   audit_webhook_url: optionalText.pipe(z.string().pipe(httpUrl('or leave it unset to keep audit events in the log only')).optional()),
   audit_webhook_secret_file: optionalText,
+  access_file: optionalText,
+  default_namespace: optionalText.transform((v, ctx) => {
+    const value = v ?? DEFAULT_NAMESPACE;
+    if (!NAMESPACE_NAME.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a Kubernetes namespace name (lower-case letters, digits and -, at most 63)` });
+      return z.NEVER;
+    }
+    return value;
+  }),
 });
 
 type Env = Record<string, string | undefined>;
@@ -264,32 +270,45 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       if (problem) problems.push(`audit_webhook_secret_file: ${problem}`);
     }
   }
+  let access: AccessDocument | undefined;
+  const accessFile = env.access_file?.trim() || undefined;
+  if (accessFile) {
+    try {
+      access = loadAccessFile(accessFile);
+    } catch (err) {
+      if (!(err instanceof AccessFileError)) throw err;
+      problems.push(...err.problems.map((problem) => `access_file: ${accessFile}: ${problem}`));
+    }
+  }
+  const issuerSet = Boolean(env.issuer?.trim());
+  const audienceSet = Boolean(env.audience?.trim());
+  if (!issuerSet && (audienceSet || !accessFile)) problems.push(`issuer: is required${audienceSet ? ' with audience' : ''}; set it to the OIDC issuer URL, e.g. https://keycloak.example.com/realms/vendor`);
+  if (!audienceSet && (issuerSet || !accessFile)) problems.push(`audience: is required${issuerSet ? ' with issuer' : ''}; set it to the audience(s) your tokens carry, comma-separated, e.g. openfaas-gateway`);
+  let issuers: readonly IssuerSettings[] = [];
+  if (parsed.success) {
+    const v = parsed.data;
+    const merged = accessIssuers(v.issuer !== undefined && v.audience !== undefined ? environmentIssuer(v) : undefined, access, v.algorithms);
+    if (typeof merged === 'string') problems.push(merged);
+    else issuers = merged;
+    if (access !== undefined && issuers.length === 0 && typeof merged !== 'string') {
+      problems.push('access_file: accepts no issuer: add a JwtIssuer to it, or set issuer and audience');
+    }
+  }
   if (problems.length || !parsed.success) {
     throw new ConfigError(problems);
   }
   const v = parsed.data;
-  const envIssuer: IssuerSettings = Object.freeze({
-    name: ENV_ISSUER_NAME,
-    iss: v.issuer,
-    audiences: Object.freeze(v.audience),
-    audienceClaims: Object.freeze(v.audience_claims),
-    algorithms: Object.freeze(v.algorithms),
-    jwksUrl: v.jwks_url?.toString(),
-    fetchBase: undefined,
-  });
   return Object.freeze({
-    issuers: Object.freeze([envIssuer]),
+    issuers,
     port: v.port,
     metricsPort: v.metrics_port,
     gatewayUrl: v.gateway_url,
-    issuer: v.issuer,
-    audiences: Object.freeze(v.audience),
     allowInvoke: v.allow_invoke,
     secretMountPath,
-    jwksUrl: v.jwks_url?.toString(),
-    algorithms: Object.freeze(v.algorithms),
     clockSkewMs: v.clock_skew,
-    audienceClaims: Object.freeze(v.audience_claims),
+    accessFile,
+    access,
+    defaultNamespace: v.default_namespace,
     jwksRefreshMs: v.jwks_refresh,
     jwksCooldownMs: v.jwks_cooldown,
     upstreamTimeoutMs: v.upstream_timeout,
@@ -303,6 +322,48 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     auditWebhookUrl: v.audit_webhook_url,
     auditWebhookSecretFile: v.audit_webhook_secret_file,
   });
+}
+
+type Parsed = z.output<typeof schema>;
+
+function environmentIssuer(v: Parsed): IssuerSettings {
+  return Object.freeze({
+    name: ENV_ISSUER_NAME,
+    iss: v.issuer as string,
+    audiences: Object.freeze(v.audience as string[]),
+    audienceClaims: Object.freeze(v.audience_claims),
+    algorithms: Object.freeze(v.algorithms),
+    jwksUrl: v.jwks_url?.toString(),
+    fetchBase: undefined,
+  });
+}
+
+/**
+ * Every accepted issuer: the environment's (when set) first, then the access file's JwtIssuers,
+ * which default to audience_claims=aud and the environment's algorithms. Returns the problem
+ * when two of them share an `iss`.
+ */
+export function accessIssuers(env: IssuerSettings | undefined, access: AccessDocument | undefined, algorithms: readonly Algorithm[]): readonly IssuerSettings[] | string {
+  const issuers: IssuerSettings[] = env ? [env] : [];
+  for (const spec of access?.issuers ?? []) {
+    const clash = issuers.find((other) => other.iss === spec.iss);
+    if (clash) {
+      const other = clash.name === ENV_ISSUER_NAME ? 'the issuer variable' : `JwtIssuer "${clash.name}"`;
+      return `access_file: JwtIssuer "${spec.name}": spec.iss ${JSON.stringify(spec.iss)} is also ${other}; each issuer may be given once`;
+    }
+    issuers.push(
+      Object.freeze({
+        name: spec.name,
+        iss: spec.iss,
+        audiences: Object.freeze([...spec.aud]),
+        audienceClaims: Object.freeze([...(spec.audienceClaims ?? [DEFAULT_AUDIENCE_CLAIMS as AudienceClaim])]),
+        algorithms: Object.freeze([...(spec.algorithms ?? algorithms)]),
+        jwksUrl: spec.jwksUrl,
+        fetchBase: spec.issInternal,
+      }),
+    );
+  }
+  return Object.freeze(issuers);
 }
 
 /** Reads a mounted secret file, trimmed as OpenFaaS trims it; throws when missing or empty. */

@@ -23,6 +23,20 @@ export interface AuditEvent {
   issuer: string | undefined;
   subject: string | undefined;
   client: string | undefined;
+  /** With an access file: the permission decision, the resource it was taken on, and the caller's Roles. */
+  decision?: 'allowed' | 'denied';
+  resource?: string;
+  roles?: readonly string[];
+}
+
+/** A permission decision, as the proxy took it (access file in force). */
+export interface AccessDecision {
+  readonly decision: 'allowed' | 'denied';
+  readonly action: string;
+  readonly resource: string;
+  readonly roles: readonly string[];
+  readonly namespace?: string;
+  readonly name?: string;
 }
 
 /** Body bytes looked at for the target's name; larger bodies are audited without it. */
@@ -56,7 +70,8 @@ export class AuditService implements OnModuleDestroy {
    * Copies the start of a request body as it streams past (the proxy pipes it; nothing is held
    * back), to name the target of deploy, delete and secret calls.
    */
-  peekBody(req: IncomingMessage): () => Record<string, unknown> | undefined {
+  peekBody(req: IncomingMessage, read?: Buffer): () => Record<string, unknown> | undefined {
+    if (read !== undefined) return () => (read.length > BODY_PEEK_BYTES ? undefined : jsonObject(read));
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -68,31 +83,35 @@ export class AuditService implements OnModuleDestroy {
     return () => {
       req.off('data', onData);
       if (size === 0 || size > BODY_PEEK_BYTES) return undefined;
-      try {
-        const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-      } catch {
-        return undefined;
-      }
+      return jsonObject(Buffer.concat(chunks));
     };
   }
 
-  record(action: AuditAction, body: Record<string, unknown> | undefined, details: Omit<AuditEvent, 'event' | 'time' | 'action' | 'target' | 'namespace'> & { query: string }): void {
+  record(
+    action: AuditAction,
+    body: Record<string, unknown> | undefined,
+    details: Omit<AuditEvent, 'event' | 'time' | 'action' | 'target' | 'namespace' | 'decision' | 'resource' | 'roles'> & { query: string },
+    access?: AccessDecision,
+  ): void {
     const fromBody = action.bodyFields?.map((f) => body?.[f]).find((v): v is string => typeof v === 'string');
     let target = action.nameFromPath ?? fromBody;
     let namespace = typeof body?.namespace === 'string' ? body.namespace : new URLSearchParams(details.query).get('namespace') ?? undefined;
     if (action.action === 'Function:Invoke' && target?.includes('.')) {
-      const dot = target.indexOf('.');
+      const dot = target.lastIndexOf('.');
       namespace = target.slice(dot + 1);
       target = target.slice(0, dot);
     }
+    // The permission check knows exactly what OpenFaaS acts on.
+    if (access?.namespace !== undefined) namespace = access.namespace;
+    if (access?.name !== undefined && access.name !== '*') target = access.name;
     target = bounded(target);
     namespace = bounded(namespace);
     const { query: _query, ...rest } = details;
-    const event: AuditEvent = { event: 'audit', time: new Date().toISOString(), action: action.action, target, namespace, ...rest };
+    const event: AuditEvent = { event: 'audit', time: new Date().toISOString(), action: access?.action ?? action.action, target, namespace, ...rest };
+    if (access) Object.assign(event, { decision: access.decision, resource: access.resource, roles: access.roles });
     // The log line carries pino's own time; the webhook body carries the event's.
     const { time: _time, ...logged } = event;
-    this.logger.info(logged, `audit ${event.action} ${target ?? ''} ${event.outcome}`.replace(/ +/g, ' '));
+    this.logger.info(logged, `audit ${event.action} ${target ?? ''} ${event.decision === 'denied' ? 'denied' : event.outcome}`.replace(/ +/g, ' '));
     if (this.config.auditWebhookUrl) this.enqueue(JSON.stringify(event));
   }
 
@@ -141,6 +160,15 @@ export class AuditService implements OnModuleDestroy {
       this.metrics.auditDrop();
       this.logger.warn({ context: 'Audit' }, `audit webhook delivery failed: ${(err as Error).message}`);
     }
+  }
+}
+
+function jsonObject(bytes: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

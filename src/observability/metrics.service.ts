@@ -27,6 +27,7 @@ export class MetricsService {
   private readonly authFailures: Counter<'reason'>;
   private readonly jwksFetches: Counter<'issuer' | 'outcome'>;
   private readonly auditDropped: Counter;
+  private readonly accessReloads: Counter<'outcome'>;
 
   constructor(
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -62,6 +63,12 @@ export class MetricsService {
     this.auditDropped = new Counter({
       name: 'gateway_audit_webhook_dropped_total',
       help: 'Audit events not delivered to the webhook (queue full or delivery failed); they are still in the log.',
+      registers,
+    });
+    this.accessReloads = new Counter({
+      name: 'gateway_access_file_reloads_total',
+      help: 'Changes of access_file seen after start, by outcome (applied, or refused and the last good version kept).',
+      labelNames: ['outcome'],
       registers,
     });
     new Gauge({
@@ -111,6 +118,10 @@ export class MetricsService {
 
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
+  }
+
+  accessFileLoaded(applied: boolean): void {
+    this.accessReloads.inc({ outcome: applied ? 'applied' : 'refused' });
   }
 
   auditDrop(): void {

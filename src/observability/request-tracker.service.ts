@@ -6,7 +6,7 @@ import type { GatewayError } from '../common/gateway-error';
 import type { RouteClass } from '../common/route-class';
 import { AccessLog } from './access-log';
 import { AuditAction, auditActionOf } from './audit-action';
-import { AuditService } from './audit.service';
+import { AccessDecision, AuditService } from './audit.service';
 import { MetricsService } from './metrics.service';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -27,6 +27,8 @@ export interface Track {
   peek: (() => Record<string, unknown> | undefined) | undefined;
   /** The audit action, once looked up: null for a call that is not audited. */
   action: AuditAction | null | undefined;
+  /** The permission decision, when an access file is in force. */
+  access: AccessDecision | undefined;
 }
 
 type TrackedRequest = IncomingMessage & { [TRACK]?: Track; user?: VerifiedToken };
@@ -60,7 +62,7 @@ export class RequestTracker {
   start(req: IncomingMessage, res: ServerResponse, route: RouteClass): Track {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : this.idPrefix + (++this.sequence).toString(36);
-    const track: Track = { id, route, started: performance.now(), url: req.url ?? '/', caller: undefined, failure: undefined, peek: undefined, action: undefined };
+    const track: Track = { id, route, started: performance.now(), url: req.url ?? '/', caller: undefined, failure: undefined, peek: undefined, action: undefined, access: undefined };
     (req as TrackedRequest)[TRACK] = track;
     this.inflight.add(res);
     res.once('close', () => {
@@ -75,10 +77,13 @@ export class RequestTracker {
     return this.inflight;
   }
 
-  /** Called once a request is being forwarded: starts copying the body's head for the audit record. */
-  forwarded(req: IncomingMessage, track: Track): void {
+  /**
+   * Called once a request is being forwarded: starts copying the body's head for the audit record
+   * (or takes the body already read to check a permission).
+   */
+  forwarded(req: IncomingMessage, track: Track, body?: Buffer): void {
     const action = (track.action = auditActionOf(req.method, track.url) ?? null);
-    if (action?.bodyFields) track.peek = this.audit.peekBody(req);
+    if (action?.bodyFields) track.peek = this.audit.peekBody(req, body);
   }
 
   /** Records how long the OpenFaaS gateway took to answer. */
@@ -109,7 +114,9 @@ export class RequestTracker {
       aborted,
     });
     if (!caller) return;
-    const action = track.action === undefined ? auditActionOf(req.method, url) : track.action;
+    const denied = track.access?.decision === 'denied';
+    // State-changing calls, and with an access file every denial.
+    const action = (track.action === undefined ? auditActionOf(req.method, url) : track.action) ?? (denied ? deniedAction(track.access as AccessDecision) : undefined);
     if (!action) return;
     this.audit.record(action, track.peek?.(), {
       requestId: track.id,
@@ -121,6 +128,10 @@ export class RequestTracker {
       issuer: caller.issuer,
       subject: caller.subject,
       client: caller.clientId,
-    });
+    }, track.access);
   }
+}
+
+function deniedAction(access: AccessDecision): AuditAction {
+  return { action: access.action, nameFromPath: undefined, bodyFields: undefined };
 }

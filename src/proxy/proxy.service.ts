@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Agent as HttpAgent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
 import { createProxyServer } from 'http-proxy';
+import { formatResource } from '../access/access-actions';
+import { forbidden, Grants } from '../access/access-grants';
+import { classifyRequest, filterNamespaces, isPermitted, PermissionCheck } from '../access/request-permission';
+import { AccessService } from '../access/access.service';
 import { TokenVerifierService } from '../auth/token-verifier.service';
 import { VerifiedToken } from '../auth/verified-token';
 import { GatewayError, hasUnreadBody, toErrorResponse } from '../common/gateway-error';
@@ -12,6 +17,12 @@ import { RequestTracker, Track } from '../observability/request-tracker.service'
 import { UpstreamCredentialsService } from '../openfaas/upstream-credentials.service';
 import { prepareUpstreamHeaders, responseHeaders } from './forwarding-headers';
 import { framingProblem, pathProblem } from './request-problems';
+import { readRequestBody, RequestBodyTooLarge } from './request-body';
+
+/** The largest JSON body read to decide a permission (then forwarded byte for byte). */
+export const PERMISSION_BODY_LIMIT = 1024 * 1024;
+/** The largest /system/namespaces answer filtered for a token's namespaces. */
+const NAMESPACES_ANSWER_LIMIT = 1024 * 1024;
 
 /** What node:http refuses to write in a reason phrase, though its parser accepts it from upstream. */
 const UNWRITABLE_REASON = /[^\t\x20-\x7e\x80-\xff]/;
@@ -27,6 +38,8 @@ interface Exchange {
   timer: NodeJS.Timeout | undefined;
   /** Set once the caller has been answered or has gone: later events must not touch the response. */
   settled: boolean;
+  /** GET /system/namespaces under an access file: the answer is cut to these grants' namespaces. */
+  namespacesFor: Grants | undefined;
 }
 
 type ProxiedRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
@@ -34,9 +47,11 @@ type ProxiedRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
 /**
  * The REST passthrough to OpenFaaS. The front door hands it `/system/*`, `/function/*` and
  * `/async-function/*`; a request is read top to bottom here: refused early (allow_invoke, path,
- * framing), authenticated (a cached verdict, or the verifier), its headers replaced (the one place
- * upstream credentials are set), then streamed both ways by http-proxy, bounded by
- * upstream_timeout until the response head arrives.
+ * framing), authenticated (a cached verdict, or the verifier), authorized when an access file is
+ * in force (action and resource from the route, its query and, for the routes that name their
+ * target in it, the JSON body, read within a cap and then forwarded byte for byte), its headers
+ * replaced (the one place upstream credentials are set), then streamed both ways by http-proxy,
+ * bounded by upstream_timeout until the response head arrives.
  */
 @Injectable()
 export class ProxyService implements OnModuleDestroy {
@@ -49,6 +64,7 @@ export class ProxyService implements OnModuleDestroy {
     private readonly verifier: TokenVerifierService,
     private readonly credentials: UpstreamCredentialsService,
     private readonly tracker: RequestTracker,
+    private readonly access: AccessService,
   ) {
     const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000 };
     this.agent = config.gatewayUrl.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
@@ -74,7 +90,7 @@ export class ProxyService implements OnModuleDestroy {
     // A proxied exchange is bounded by upstream_timeout, then by its two ends: no idle limit left
     // by a request Nest answered earlier on this connection may cut it.
     if (req.socket.timeout) req.socket.setTimeout(0);
-    const exchange: Exchange = { route, track, upstreamRequest: undefined, upstreamResponse: undefined, timer: undefined, settled: false };
+    const exchange: Exchange = { route, track, upstreamRequest: undefined, upstreamResponse: undefined, timer: undefined, settled: false, namespacesFor: undefined };
     req[EXCHANGE] = exchange;
     res.once('close', () => this.callerClosed(res, exchange));
     if (route === 'function' && !this.config.allowInvoke) {
@@ -111,11 +127,66 @@ export class ProxyService implements OnModuleDestroy {
   private forward(req: ProxiedRequest, res: ServerResponse, exchange: Exchange, caller: VerifiedToken, expectsContinue: boolean): void {
     exchange.track.caller = caller;
     if (res.destroyed) return;
+    const grants = this.access.grantsOf(caller);
+    if (grants === undefined) return this.send(req, res, exchange, expectsContinue, undefined);
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const permission = classifyRequest(req.method ?? '', q === -1 ? url : url.slice(0, q), q === -1 ? undefined : url.slice(q + 1), this.config.defaultNamespace);
+    if (permission.kind === 'refuse') return this.refuse(req, res, new GatewayError('bad_request', permission.message));
+    if (permission.kind === 'check') {
+      if (!this.authorize(req, res, exchange, grants, permission)) return;
+      return this.send(req, res, exchange, expectsContinue, undefined);
+    }
+    // The target is named in the body: read it (the caller is asked for it first), decide on those bytes, send the same bytes.
+    if (expectsContinue) res.writeContinue();
+    readRequestBody(req, PERMISSION_BODY_LIMIT).then(
+      (body) => {
+        const decided = permission.decide(body);
+        if (decided.kind === 'refuse') return this.refuse(req, res, new GatewayError('bad_request', decided.message));
+        if (!this.authorize(req, res, exchange, grants, decided)) return;
+        this.send(req, res, exchange, false, body);
+      },
+      (err: Error) => {
+        if (err instanceof RequestBodyTooLarge) {
+          return this.refuse(req, res, new GatewayError('payload_too_large', `The request body is larger than ${PERMISSION_BODY_LIMIT / 1024} KiB, the most this gateway reads to check a permission.`));
+        }
+        // The caller went away mid-body: nothing to answer.
+        res.destroy();
+      },
+    );
+  }
+
+  /** Whether the caller's grants cover the request; refuses it with 403 naming what it lacked when not. */
+  private authorize(req: ProxiedRequest, res: ServerResponse, exchange: Exchange, grants: Grants, check: PermissionCheck): boolean {
+    const allowed = isPermitted(grants, check);
+    exchange.track.access = {
+      decision: allowed ? 'allowed' : 'denied',
+      action: check.action,
+      resource: formatResource(check.resource),
+      roles: grants.roles,
+      namespace: check.namespace,
+      name: check.name,
+    };
+    if (!allowed) {
+      this.refuse(req, res, forbidden(grants, check.action, formatResource(check.resource)));
+      return false;
+    }
+    if (check.filtersNamespaces) {
+      exchange.namespacesFor = grants;
+      // The answer is read to filter it: plain JSON, not a compressed stream.
+      delete req.headers['accept-encoding'];
+    }
+    return true;
+  }
+
+  /** Sends the request on: `body` is what was read to decide a permission, else the request streams through. */
+  private send(req: ProxiedRequest, res: ServerResponse, exchange: Exchange, expectsContinue: boolean, body: Buffer | undefined): void {
     prepareUpstreamHeaders(req, exchange.route, this.credentials.authorization, exchange.track.id);
     exchange.timer = setTimeout(() => this.upstreamTimedOut(req, res, exchange), this.config.upstreamTimeoutMs);
     if (expectsContinue) res.writeContinue();
     try {
-      this.proxy.web(req, res, this.onUpstreamError as never);
+      if (body === undefined) this.proxy.web(req, res, this.onUpstreamError as never);
+      else this.proxy.web(req, res, { buffer: Readable.from([body]) }, this.onUpstreamError as never);
     } catch (err) {
       // node:http refused to build the upstream request; thrown from here it would end the process.
       this.logger.warn(`upstream request ${req.method} ${pathOf(req)} not sent: ${(err as Error).message}`);
@@ -123,7 +194,7 @@ export class ProxyService implements OnModuleDestroy {
       return;
     }
     // After http-proxy has piped the body, so that looking at it cannot start the flow early.
-    this.tracker.forwarded(req, exchange.track);
+    this.tracker.forwarded(req, exchange.track, body);
   }
 
   private readonly onUpstreamRequest = (upstreamRequest: ClientRequest, req: ProxiedRequest): void => {
@@ -148,6 +219,11 @@ export class ProxyService implements OnModuleDestroy {
       this.credentials.reloadAfterRefusal();
       this.settle(req, res, new GatewayError('upstream_error', "The OpenFaaS gateway refused this gateway's admin credentials; check the basic-auth secret."));
       return;
+    }
+    if (exchange.namespacesFor !== undefined && upstream.statusCode === 200) {
+      exchange.settled = true;
+      exchange.upstreamResponse = upstream;
+      return this.relayNamespaces(upstream, req, res, exchange, exchange.namespacesFor);
     }
     if (!this.relayHead(upstream, req, res, exchange)) return;
     exchange.settled = true;
@@ -184,6 +260,30 @@ export class ProxyService implements OnModuleDestroy {
     // started, as OpenFaaS told us. Other heads go out together with the first body bytes.
     if (headers['content-length'] === undefined) res.flushHeaders();
     return true;
+  }
+
+  /** GET /system/namespaces under an access file: the answer holds only the namespaces the token holds any action in. */
+  private relayNamespaces(upstream: IncomingMessage, req: ProxiedRequest, res: ServerResponse, exchange: Exchange, grants: Grants): void {
+    readRequestBody(upstream, NAMESPACES_ANSWER_LIMIT).then(
+      (body) => {
+        let names: unknown;
+        try {
+          names = JSON.parse(body.toString('utf8'));
+        } catch {
+          names = undefined;
+        }
+        if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+          return this.refuse(req, res, new GatewayError('upstream_error', 'The OpenFaaS gateway answered /system/namespaces with something other than a list of names.'));
+        }
+        const filtered = JSON.stringify(filterNamespaces(grants, names));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(filtered), 'x-request-id': exchange.track.id });
+        res.end(req.method === 'HEAD' ? undefined : filtered);
+      },
+      () => {
+        upstream.destroy();
+        this.refuse(req, res, new GatewayError('upstream_error', 'The OpenFaaS gateway sent a /system/namespaces answer this gateway cannot read.'));
+      },
+    );
   }
 
   private upstreamTimedOut(req: ProxiedRequest, res: ServerResponse, exchange: Exchange): void {

@@ -3,7 +3,7 @@ import { Field, ObjectType } from '@nestjs/graphql';
 @ObjectType('TokenCheck', { description: 'One check the gateway runs on every token.' })
 export class TokenCheck {
   @Field(() => String, {
-    description: 'format, algorithm, header, issuer, audience, expiry, not_before, issued_at, key or signature.',
+    description: 'format, algorithm, header, issuer, key, signature, expiry, not_before, issued_at or audience.',
   })
   name!: string;
 

@@ -1,5 +1,6 @@
 import { Field, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
 import { JsonScalar } from './json.scalar';
+import { TokenAccess } from './token-access.model';
 import { TokenCheck } from './token-check.model';
 
 @ObjectType('TokenDiagnostics', {
@@ -41,4 +42,7 @@ export class TokenDiagnostics {
 
   @Field(() => JsonScalar, { nullable: true, description: 'The decoded claims (unverified when the token is invalid).' })
   claims!: Record<string, unknown> | null;
+
+  @Field(() => TokenAccess, { nullable: true, description: 'What the token may do (its Roles and their statements); null when it is invalid.' })
+  access!: TokenAccess | null;
 }
