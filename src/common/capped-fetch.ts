@@ -4,13 +4,15 @@ export interface FetchLimits {
   readonly maxBytes: number;
 }
 
-/** Why a fetch failed, in words an operator can act on (refused, DNS, TLS, timeout, HTTP status, size). */
+/** Why a fetch failed, in words an operator can act on (refused, DNS, TLS, timeout, size). */
 export class FetchFailure extends Error {
   constructor(
-    message: string,
+    readonly url: string,
     readonly kind: 'timeout' | 'unreachable' | 'too_large',
+    /** What happened, without the URL: "could not be reached: connection refused (ECONNREFUSED)". */
+    readonly reason: string,
   ) {
-    super(message);
+    super(`${url} ${reason}`);
     this.name = 'FetchFailure';
   }
 }
@@ -37,21 +39,21 @@ export async function fetchCapped(url: string, init: RequestInit, limits: FetchL
     const declared = Number(response.headers.get('content-length') ?? 0);
     if (declared > limits.maxBytes) {
       await response.body?.cancel();
-      throw new FetchFailure(`${url} sent ${declared} bytes, more than the ${limits.maxBytes} allowed`, 'too_large');
+      throw new FetchFailure(url, 'too_large', `sent ${declared} bytes, more than the ${limits.maxBytes} allowed`);
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of response.body ?? []) {
       size += chunk.byteLength;
       // Leaving the loop by a throw cancels the body.
-      if (size > limits.maxBytes) throw new FetchFailure(`${url} sent more than the ${limits.maxBytes} bytes allowed`, 'too_large');
+      if (size > limits.maxBytes) throw new FetchFailure(url, 'too_large', `sent more than the ${limits.maxBytes} bytes allowed`);
       chunks.push(chunk);
     }
     return { status: response.status, ok: true, body: Buffer.concat(chunks).toString('utf8') };
   } catch (err) {
     if (err instanceof FetchFailure) throw err;
-    if (signal.aborted) throw new FetchFailure(`${url} did not answer within ${limits.timeoutMs}ms`, 'timeout');
-    throw new FetchFailure(`${url} could not be reached: ${networkCause(err)}`, 'unreachable');
+    if (signal.aborted) throw new FetchFailure(url, 'timeout', `did not answer within ${limits.timeoutMs}ms`);
+    throw new FetchFailure(url, 'unreachable', `could not be reached: ${networkCause(err)}`);
   }
 }
 
@@ -60,7 +62,7 @@ const TLS_CODE = /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_|ERR_SSL_|
 /** The cause of a failed connection, from the error code node and undici attach to fetch's TypeError. */
 export function networkCause(err: unknown): string {
   const code = errorCode(err);
-  if (code === undefined) return (err as Error)?.message ?? String(err);
+  if (code === undefined) return deepestMessage(err);
   if (code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED)';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `DNS lookup failed (${code})`;
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `connection reset (${code})`;
@@ -68,6 +70,13 @@ export function networkCause(err: unknown): string {
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `no route to host (${code})`;
   if (TLS_CODE.test(code)) return `TLS handshake failed (${code})`;
   return code;
+}
+
+/** The innermost cause's message ("bad port" behind undici's "fetch failed"). */
+function deepestMessage(err: unknown): string {
+  let current = err as { message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; depth < 4 && current?.cause instanceof Error; depth++) current = current.cause as typeof current;
+  return typeof current?.message === 'string' && current.message ? current.message : String(err);
 }
 
 function errorCode(err: unknown, depth = 0): string | undefined {

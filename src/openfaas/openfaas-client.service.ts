@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { CappedResponse, fetchCapped, FetchFailure } from '../common/capped-fetch';
 import { GatewayError } from '../common/gateway-error';
 import { GATEWAY_CONFIG } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway-config';
@@ -24,14 +25,13 @@ export class OpenFaasClient {
   async health(): Promise<UpstreamHealth> {
     const started = performance.now();
     try {
-      const response = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-      await response.body?.cancel().catch(() => undefined);
+      const response = await fetchCapped(`${this.url}/healthz`, {}, { timeoutMs: HEALTH_TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES });
       const latencyMs = Math.round((performance.now() - started) * 10) / 10;
       return response.ok
         ? { healthy: true, latencyMs, error: undefined, checkedAt: new Date() }
         : { healthy: false, latencyMs, error: `the OpenFaaS gateway's /healthz answered HTTP ${response.status}`, checkedAt: new Date() };
     } catch (err) {
-      return { healthy: false, latencyMs: undefined, error: describe(err, HEALTH_TIMEOUT_MS).description, checkedAt: new Date() };
+      return { healthy: false, latencyMs: undefined, error: upstreamFailure(err).description, checkedAt: new Date() };
     }
   }
 
@@ -49,56 +49,34 @@ export class OpenFaasClient {
   }
 
   private async get<T>(path: string): Promise<T> {
-    let response: Response;
+    let response: CappedResponse;
     try {
-      response = await fetch(`${this.url}${path}`, {
-        headers: { authorization: this.credentials.authorization, accept: 'application/json' },
-        signal: AbortSignal.timeout(this.config.upstreamTimeoutMs),
-        redirect: 'manual',
-      });
+      response = await fetchCapped(
+        `${this.url}${path}`,
+        { headers: { authorization: this.credentials.authorization, accept: 'application/json' }, redirect: 'manual' },
+        { timeoutMs: this.config.upstreamTimeoutMs, maxBytes: MAX_RESPONSE_BYTES },
+      );
     } catch (err) {
-      throw describe(err, this.config.upstreamTimeoutMs);
+      throw upstreamFailure(err);
     }
     if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
       const why =
         response.status === 401
           ? "refused this gateway's admin credentials; check the basic-auth secret"
           : `answered HTTP ${response.status} to GET ${path.split('?')[0]}`;
       throw new GatewayError('upstream_error', `the OpenFaaS gateway ${why}`);
     }
-    const text = await readCapped(response);
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(response.body) as T;
     } catch {
       throw new GatewayError('upstream_error', `the OpenFaaS gateway answered GET ${path.split('?')[0]} with something other than JSON`);
     }
   }
 }
 
-async function readCapped(response: Response): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size > MAX_RESPONSE_BYTES) {
-        throw new GatewayError('upstream_error', `the OpenFaaS gateway sent more than ${MAX_RESPONSE_BYTES} bytes`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    throw describe(err, 0);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function describe(err: unknown, timeoutMs: number): GatewayError {
-  const error = err as Error & { cause?: { code?: string } };
-  if (error?.name === 'TimeoutError') {
-    return new GatewayError('upstream_timeout', `the OpenFaaS gateway did not answer within ${timeoutMs}ms`);
-  }
-  const code = error?.cause?.code;
-  return new GatewayError('upstream_unavailable', `the OpenFaaS gateway could not be reached${code ? ` (${code})` : ''}`);
+/** A failed exchange with OpenFaaS, as the gateway reports it: the cause, never a URL with credentials. */
+function upstreamFailure(err: unknown): GatewayError {
+  if (!(err instanceof FetchFailure)) return new GatewayError('upstream_unavailable', 'the OpenFaaS gateway could not be reached');
+  const code = err.kind === 'timeout' ? 'upstream_timeout' : err.kind === 'too_large' ? 'upstream_error' : 'upstream_unavailable';
+  return new GatewayError(code, `the OpenFaaS gateway ${err.reason}`);
 }

@@ -1,4 +1,5 @@
-import { describeFetchFailure, FedgwError, isTimeout } from './fedgw-error';
+import { networkCause } from '../../common/capped-fetch';
+import { FedgwError, isTimeout } from './fedgw-error';
 
 export interface GraphqlError {
   message: string;
@@ -77,14 +78,14 @@ export class GatewayClient {
       });
     } catch (err) {
       if (isTimeout(err, signal)) throw new FedgwError('timeout', `timed out calling the gateway ${this.endpoint}`);
-      throw new FedgwError('gateway', `gateway ${this.endpoint} unreachable: ${describeFetchFailure(err)}`);
+      throw new FedgwError('gateway', `gateway ${this.endpoint} unreachable: ${networkCause(err)}`);
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
       if (isTimeout(err, signal)) throw new FedgwError('timeout', `timed out reading the gateway's answer from ${this.endpoint}`);
-      throw new FedgwError('gateway', `gateway ${this.endpoint} broke off its answer: ${describeFetchFailure(err)}`);
+      throw new FedgwError('gateway', `gateway ${this.endpoint} broke off its answer: ${networkCause(err)}`);
     }
     let body: (GraphqlResponse<T> & { error?: unknown; error_description?: unknown }) | undefined;
     try {

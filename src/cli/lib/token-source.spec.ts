@@ -51,7 +51,7 @@ describe(TokenSource.name, () => {
   it('names discovery failures: not JSON, unreachable', async () => {
     await assert.rejects(new TokenSource({ issuer: `${idp.url}/broken`, clientId: 'c', clientSecret: 's' }).token(), /OIDC discovery .*\/broken\/\.well-known\/openid-configuration names no token_endpoint/);
     const port = await closedPort();
-    await assert.rejects(new TokenSource({ issuer: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 's' }).token(), new RegExp(`unreachable: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+    await assert.rejects(new TokenSource({ issuer: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 's' }).token(), new RegExp(`unreachable: connection refused \\(ECONNREFUSED\\)`));
   });
 
   it('an aborted signal is a timeout naming the step', async () => {

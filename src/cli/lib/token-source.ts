@@ -1,5 +1,6 @@
 import { scrubSecret } from './client-secret';
-import { describeFetchFailure, FedgwError, isTimeout } from './fedgw-error';
+import { networkCause } from '../../common/capped-fetch';
+import { FedgwError, isTimeout } from './fedgw-error';
 import { TokenCache, TokenIdentity } from './token-cache';
 
 export interface TokenSourceOptions {
@@ -74,7 +75,7 @@ export class TokenSource {
       res = await fetch(url, { headers: { accept: 'application/json' }, signal });
     } catch (err) {
       if (isTimeout(err, signal)) throw new FedgwError('timeout', `timed out fetching OIDC discovery ${url}`);
-      throw new FedgwError('discovery', `OIDC discovery ${url} unreachable: ${describeFetchFailure(err)}`);
+      throw new FedgwError('discovery', `OIDC discovery ${url} unreachable: ${networkCause(err)}`);
     }
     const body = (await readJson(res)) as { token_endpoint?: unknown } | undefined;
     if (!res.ok) throw new FedgwError('discovery', `OIDC discovery ${url} answered ${res.status}`, res.status);
@@ -113,7 +114,7 @@ export class TokenSource {
       });
     } catch (err) {
       if (isTimeout(err, signal)) throw new FedgwError('timeout', `timed out requesting a token from ${endpoint}`);
-      throw new FedgwError('token', `token endpoint ${endpoint} unreachable: ${describeFetchFailure(err)}`);
+      throw new FedgwError('token', `token endpoint ${endpoint} unreachable: ${networkCause(err)}`);
     }
     const body = (await readJson(res)) as Record<string, unknown> | undefined;
     if (!res.ok || typeof body?.access_token !== 'string') {
