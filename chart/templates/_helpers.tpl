@@ -57,18 +57,110 @@ helm.sh/chart: {{ include "federated-gateway.chart" . }}
 {{- end -}}
 
 {{/*
-Required values, checked once with messages that say what to set.
+The access file (access.rules or access.existingConfigMap): "true" when one is configured, else "".
 */}}
-{{- define "federated-gateway.issuer" -}}
-{{- required "issuer is required: set the OIDC issuer URL exactly as tokens carry it in \"iss\", e.g. --set issuer=https://keycloak.example.com/realms/openfaas" .Values.issuer -}}
+{{- define "federated-gateway.accessRulesGiven" -}}
+{{- $rules := .Values.access.rules -}}
+{{- if kindIs "string" $rules -}}
+{{- if trim $rules -}}true{{- end -}}
+{{- else if $rules -}}true{{- end -}}
 {{- end -}}
 
-{{- define "federated-gateway.audience" -}}
+{{- define "federated-gateway.accessEnabled" -}}
+{{- if or (include "federated-gateway.accessRulesGiven" .) .Values.access.existingConfigMap -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The ConfigMap holding the access file: the user's existingConfigMap, else the rendered one.
+*/}}
+{{- define "federated-gateway.accessConfigMapName" -}}
+{{- if .Values.access.existingConfigMap -}}
+{{- .Values.access.existingConfigMap -}}
+{{- else -}}
+{{- printf "%s-access" (include "federated-gateway.fullname" . | trunc 56 | trimSuffix "-") -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "federated-gateway.accessFile" -}}
+{{- printf "/var/run/gateway-access/%s" .Values.access.key -}}
+{{- end -}}
+
+{{/*
+The objects of access.rules as a JSON list: a list as given, a string parsed document by document
+(or as a JSON array). Used to find the JwtIssuers; the gateway itself checks everything else.
+*/}}
+{{- define "federated-gateway.accessObjects" -}}
+{{- $rules := .Values.access.rules -}}
+{{- $objects := list -}}
+{{- if not (include "federated-gateway.accessRulesGiven" .) -}}
+{{- else if not (kindIs "string" $rules) -}}
+{{- $objects = $rules -}}
+{{- else if hasPrefix "[" (trim $rules) -}}
+{{- $objects = fromYamlArray $rules -}}
+{{- range $objects -}}
+{{- if not (kindIs "map" .) -}}
+{{- fail (printf "access.rules is not a JSON array of objects: %v" .) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- range $i, $doc := regexSplit "(?m)^---(?:[ \t]|$)" $rules -1 -}}
+{{- if trim (regexReplaceAll "(?m)^[ \t]*#.*$" $doc "") -}}
+{{- $object := fromYaml $doc -}}
+{{- if hasKey $object "Error" -}}
+{{- fail (printf "access.rules: document %d is not a YAML mapping: %s" (add1 $i) (get $object "Error")) -}}
+{{- end -}}
+{{- $objects = append $objects $object -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $objects -}}
+{{- end -}}
+
+{{/*
+The JwtIssuer specs of access.rules as a JSON list.
+*/}}
+{{- define "federated-gateway.accessIssuers" -}}
+{{- $issuers := list -}}
+{{- range (include "federated-gateway.accessObjects" . | fromJsonArray) -}}
+{{- if and (kindIs "map" .) (eq (toString .kind) "JwtIssuer") (kindIs "map" .spec) -}}
+{{- $issuers = append $issuers .spec -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $issuers -}}
+{{- end -}}
+
+{{/*
+Required values, checked once with messages that say what to set. With an access file, issuer
+and audience are optional (its JwtIssuers are issuers too) but go together; an empty result then
+means no issuer from the environment.
+*/}}
+{{- define "federated-gateway.audienceValue" -}}
 {{- $aud := .Values.audience -}}
 {{- if kindIs "slice" $aud -}}
 {{- $aud = join "," $aud -}}
 {{- end -}}
-{{- required "audience is required: set the audience(s) this gateway accepts, e.g. --set audience=fed-gw.example.com (comma-separated or a list for several)" $aud -}}
+{{- $aud -}}
+{{- end -}}
+
+{{- define "federated-gateway.issuer" -}}
+{{- if .Values.issuer -}}
+{{- .Values.issuer -}}
+{{- else if not (include "federated-gateway.accessEnabled" .) -}}
+{{- fail "issuer is required: set the OIDC issuer URL exactly as tokens carry it in \"iss\", e.g. --set issuer=https://keycloak.example.com/realms/openfaas, or give an access file whose JwtIssuers are the issuers (access.rules or access.existingConfigMap)" -}}
+{{- else if include "federated-gateway.audienceValue" . -}}
+{{- fail "issuer is required with audience: set both (one more issuer beside the access file's JwtIssuers), or neither" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "federated-gateway.audience" -}}
+{{- $aud := include "federated-gateway.audienceValue" . -}}
+{{- if $aud -}}
+{{- $aud -}}
+{{- else if not (include "federated-gateway.accessEnabled" .) -}}
+{{- fail "audience is required: set the audience(s) this gateway accepts, e.g. --set audience=fed-gw.example.com (comma-separated or a list for several)" -}}
+{{- else if .Values.issuer -}}
+{{- fail "audience is required with issuer: set the audience(s) that tokens of issuer carry, e.g. --set audience=fed-gw.example.com, or leave issuer unset to accept only the access file's JwtIssuers" -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -143,6 +235,14 @@ Checks across values that a schema cannot express; fails rendering with a reason
 {{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) -}}
 {{- fail "ingress.enabled is true but ingress.hosts is empty" -}}
+{{- end -}}
+{{- if and (include "federated-gateway.accessRulesGiven" .) .Values.access.existingConfigMap -}}
+{{- fail (printf "access.rules and access.existingConfigMap are both set: give the access file one way, either its content in access.rules or the name of your ConfigMap (%s) in access.existingConfigMap" .Values.access.existingConfigMap) -}}
+{{- end -}}
+{{- $_ := include "federated-gateway.issuer" . -}}
+{{- $_ = include "federated-gateway.audience" . -}}
+{{- if and (include "federated-gateway.accessRulesGiven" .) (not .Values.issuer) (eq (include "federated-gateway.accessIssuers" .) "[]") -}}
+{{- fail "access.rules holds no JwtIssuer and issuer is unset, so no token could be verified: add a JwtIssuer to access.rules, or set issuer and audience" -}}
 {{- end -}}
 {{- end -}}
 

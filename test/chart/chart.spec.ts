@@ -17,11 +17,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import * as YAML from 'yaml';
-import { Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { parseAccessFile } from '../../src/access/access-file';
+import { BASIC_AUTH_PASSWORD_FILE, BASIC_AUTH_USER_FILE, loadConfig } from '../../src/config/gateway-config';
 
 type Obj = Record<string, any>;
 
@@ -56,6 +58,7 @@ const CONTRACT_DEFAULTS: Record<string, string> = {
   graphql_introspection: 'false',
   debug: 'false',
   log_encoding: 'console',
+  default_namespace: 'openfaas-fn',
 };
 
 /** Values whose content is a Kubernetes object passed through as it is. */
@@ -171,6 +174,7 @@ function templateValueRefs(): Map<string, string[]> {
 
 type ModelCtor = new (data: any) => { validate(): void };
 const MODELS: Record<string, ModelCtor> = {
+  'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
@@ -341,6 +345,8 @@ interface RenderOptions {
   chart?: string;
   release?: string;
   namespace?: string;
+  /** Further flags, e.g. --skip-schema-validation. */
+  flags?: string[];
 }
 
 interface Rendered {
@@ -355,6 +361,7 @@ function render(opts: RenderOptions = {}): Rendered {
   const args = [opts.release ?? RELEASE, opts.chart ?? chartDir, '--namespace', opts.namespace ?? NAMESPACE];
   for (const f of opts.files ?? []) args.push('-f', f);
   for (const [k, v] of Object.entries(opts.set ?? {})) args.push('--set', `${k}=${v}`);
+  args.push(...(opts.flags ?? []));
   const r = spawnSync(renderer.bin, renderer.kind === 'helm' ? ['template', ...args] : args, {
     encoding: 'utf8',
     timeout: 60_000,
@@ -426,6 +433,54 @@ function renderNotes(opts: RenderOptions): string {
   }
 }
 
+// --- the access file ---------------------------------------------------------------------------
+
+const ACCESS_DIR = '/var/run/gateway-access';
+
+/** Every YAML document of a string, as the gateway reads it (YAML 1.2), empty ones skipped. */
+function yamlDocuments(text: string): unknown[] {
+  const out: unknown[] = [];
+  for (const d of YAML.parseAllDocuments(text, { uniqueKeys: true })) {
+    assert.deepEqual(d.errors.map(String), [], 'the access file parses as YAML');
+    const js = d.toJS();
+    if (js !== null && js !== undefined) out.push(js);
+  }
+  return out;
+}
+
+/** The objects that a values tree's access.rules gives (a list, or a YAML or JSON string). */
+function accessObjects(v: Obj): unknown[] {
+  const rules = v.access?.rules;
+  if (Array.isArray(rules)) return rules;
+  if (typeof rules !== 'string' || rules.trim() === '') return [];
+  return /^\s*\[/.test(rules) ? JSON.parse(rules) : yamlDocuments(rules);
+}
+
+function accessIssuers(v: Obj): string[] {
+  return accessObjects(v)
+    .filter((o) => isPlainObject(o) && o.kind === 'JwtIssuer')
+    .map((o) => (o as Obj).spec.iss);
+}
+
+function accessEnabled(v: Obj): boolean {
+  return accessObjects(v).length > 0 || Boolean(v.access?.existingConfigMap);
+}
+
+let tempValuesDir: string | undefined;
+let tempValuesCount = 0;
+
+/** A values file of its own for one test; the folder of them is removed when the process exits. */
+function tempValues(content: Obj): string {
+  if (!tempValuesDir) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-values-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    tempValuesDir = dir;
+  }
+  const file = path.join(tempValuesDir, `values-${++tempValuesCount}.yaml`);
+  fs.writeFileSync(file, YAML.stringify(content));
+  return file;
+}
+
 // ---------------------------------------------------------------------------------------------
 // values, schema and templates: no renderer needed
 
@@ -487,9 +542,63 @@ describe('chart values and schema', () => {
       { imagePullPolicy: 'Sometimes' },
       { podDisruptionBudget: { maxUnavailable: 'half' } },
       { networkPolicy: { egress: { openfaas: { ports: [0] } } } },
+      { access: { rules: 5 } },
+      { access: { rules: { kind: 'Role' } } },
+      { access: { rules: true } },
+      { access: { existingConfigMap: 'Gateway_Access' } },
+      { access: { existingConfigMap: 7 } },
+      { access: { key: 'a/b' } },
+      { access: { key: '' } },
+      { access: { defaultNamespace: 'Team-A' } },
+      { access: { defaultNamespace: '' } },
+      { access: { rulez: '' } },
     ]) {
       assert.notEqual(schemaErrors(helmMerge(values, bad)), '', `${JSON.stringify(bad)} must be rejected`);
     }
+  });
+
+  it('takes access.rules or access.existingConfigMap, not both', () => {
+    const rules = readYaml(path.join(ciDir, 'access-values.yaml')).access.rules;
+    for (const good of [{ rules }, { existingConfigMap: 'gateway-access' }, { rules: '', existingConfigMap: 'gateway-access' }, { rules: [], existingConfigMap: 'cm' }]) {
+      assert.equal(schemaErrors(helmMerge(values, { access: good })), '', JSON.stringify(good));
+    }
+    for (const bad of [{ rules, existingConfigMap: 'gateway-access' }, { rules: accessObjects(readYaml(path.join(ciDir, 'access-list-values.yaml'))), existingConfigMap: 'cm' }]) {
+      assert.match(schemaErrors(helmMerge(values, { access: bad })), /access\/existingConfigMap must NOT have more than 0 characters/, 'both rejected');
+    }
+  });
+
+  it('checks the objects of access.rules given as a list', () => {
+    const listed = readYaml(path.join(ciDir, 'access-list-values.yaml')).access.rules as Obj[];
+    const [issuer, , policy, role] = listed;
+    const variant = (index: number, change: (o: Obj) => void) => {
+      const objects = structuredClone(listed);
+      change(objects[index]);
+      return helmMerge(values, { access: { rules: objects } });
+    };
+    assert.equal(schemaErrors(helmMerge(values, { access: { rules: listed } })), '');
+    assert.equal(issuer.kind, 'JwtIssuer');
+    assert.equal(policy.kind, 'Policy');
+    assert.equal(role.kind, 'Role');
+    const bad: Array<[string, Obj]> = [
+      ['an unknown kind', variant(0, (o) => (o.kind = 'ClusterRole'))],
+      ['another apiVersion', variant(2, (o) => (o.apiVersion = 'iam.openfaas.com/v2'))],
+      ['no metadata.name', variant(2, (o) => delete o.metadata.name)],
+      ['an issuer that is no URL', variant(0, (o) => (o.spec.iss = 'keycloak.example.com'))],
+      ['an issuer with a query', variant(0, (o) => (o.spec.iss = 'https://idp.example.com/?x=1'))],
+      ['no audience', variant(0, (o) => (o.spec.aud = []))],
+      ['an HS algorithm', variant(0, (o) => (o.spec.algorithms = ['HS256']))],
+      ['an unknown issuer field', variant(0, (o) => (o.spec.audiences = ['x']))],
+      ['effect Deny', variant(2, (o) => (o.spec.statement[0].effect = 'Deny'))],
+      ['an unknown action', variant(2, (o) => (o.spec.statement[0].action = ['Function:Deploy']))],
+      ['a resource that is no NAMESPACE:NAME', variant(2, (o) => (o.spec.statement[0].resource = ['Staging/*']))],
+      ['a statement without sid', variant(2, (o) => delete o.spec.statement[0].sid)],
+      ['an unknown operator', variant(3, (o) => (o.spec.condition = { StringNotEqual: { 'jwt:sub': ['x'] } }))],
+      ['a claim without jwt:', variant(3, (o) => (o.spec.condition = { StringEqual: { sub: ['x'] } }))],
+      ['a claim value that is no list', variant(3, (o) => (o.spec.condition = { StringEqual: { 'jwt:sub': 'x' } }))],
+      ['a Role without policy', variant(3, (o) => delete o.spec.policy)],
+      ['a misspelt Role field', variant(3, (o) => (o.spec.policies = o.spec.policy))],
+    ];
+    for (const [what, v] of bad) assert.notEqual(schemaErrors(v), '', `${what} must be rejected`);
   });
 
   it('accepts the forms operators use for durations, audiences and percentages', () => {
@@ -627,6 +736,9 @@ describe('chart values and schema', () => {
     assert.ok(some((v) => v.jwksURL !== ''), 'jwksURL');
     assert.ok(some((v) => v.preStopSleepSeconds === 0), 'no preStop hook');
     assert.ok(some((v) => v.strategy.type === 'Recreate'), 'Recreate strategy');
+    assert.ok(some((v) => typeof v.access.rules === 'string' && v.access.rules.trim() !== '' && v.issuer !== ''), 'access.rules as manifests, beside issuer');
+    assert.ok(some((v) => Array.isArray(v.access.rules) && v.access.rules.length > 0 && v.issuer === ''), 'access.rules as a list, its JwtIssuers the only issuers');
+    assert.ok(some((v) => v.access.existingConfigMap !== ''), 'access.existingConfigMap');
   });
 });
 
@@ -713,13 +825,17 @@ describe('chart rendering', () => {
         const secretVolume = podSpec.volumes.find((v: Obj) => v.secret && c.volumeMounts.some((m: Obj) => m.name === v.name && m.mountPath === env.secret_mount_path));
         assert.ok(secretVolume, 'the basic-auth secret is mounted at secret_mount_path');
         assert.equal(env.secret_mount_path, '/var/secrets');
-        for (const m of c.volumeMounts.filter((x: Obj) => podSpec.volumes.find((v: Obj) => v.name === x.name).secret)) {
+        for (const m of c.volumeMounts.filter((x: Obj) => {
+          const v = podSpec.volumes.find((y: Obj) => y.name === x.name);
+          return v.secret || v.configMap;
+        })) {
           assert.equal(m.readOnly, true, `${m.mountPath} is read-only`);
-          assert.equal(m.subPath, undefined, 'whole-secret mounts, so rotated secrets reach the pod');
+          assert.equal(m.subPath, undefined, 'whole-secret and whole-ConfigMap mounts, so updates reach the pod');
         }
         const tmp = c.volumeMounts.find((m: Obj) => m.mountPath === '/tmp');
         assert.ok(podSpec.volumes.find((v: Obj) => v.name === tmp?.name)?.emptyDir, '/tmp is an emptyDir');
-        assert.ok(env.issuer && env.audience, 'issuer and audience are set');
+        assert.ok((env.issuer && env.audience) || env.access_file, 'issuer and audience are set, or an access file gives the issuers');
+        assert.equal(Boolean(env.issuer), Boolean(env.audience), 'issuer and audience go together');
         const grace = podSpec.terminationGracePeriodSeconds;
         const preStop = Number(c.lifecycle?.preStop?.exec?.command?.[1] ?? 0);
         assert.ok(grace > preStop + seconds(env.shutdown_timeout), `grace ${grace}s > ${preStop}s + ${env.shutdown_timeout}`);
@@ -730,7 +846,10 @@ describe('chart rendering', () => {
         const merged = helmMerge(values, readYaml(at));
         assert.match(notes, /grant_type=client_credentials/);
         assert.match(notes, /faas-cli list --gateway "\$OPENFAAS_URL" --token "\$TOKEN"/);
-        assert.ok(notes.includes(`${merged.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`), 'discovery URL');
+        const tokenIssuer: string = merged.issuer || (accessIssuers(merged)[0] ?? '');
+        const discovery = tokenIssuer ? `${tokenIssuer.replace(/\/$/, '')}/.well-known/openid-configuration` : '"$ISSUER"/.well-known/openid-configuration';
+        assert.ok(notes.includes(`curl -fsS ${discovery}`), `discovery URL ${discovery}`);
+        assert.equal(/^Permissions: /m.test(notes), accessEnabled(merged), 'a word on permissions exactly with an access file');
         assert.doesNotMatch(notes, /<no value>|\{\{/);
         // A default (registry-less) image is a local build: the notes say how to push one.
         const localImage = !String(merged.image).includes('/');
@@ -943,6 +1062,179 @@ describe('chart rendering', () => {
     });
   });
 
+  describe('access file (access.rules, access.existingConfigMap)', () => {
+    const ACCESS = path.join(ciDir, 'access-values.yaml');
+    const ACCESS_LIST = path.join(ciDir, 'access-list-values.yaml');
+    const ACCESS_EXISTING = path.join(ciDir, 'access-existing-configmap-values.yaml');
+
+    /** The access file as the pods see it: the ConfigMap's value at access_file, and its mount. */
+    function mountedAccessFile(docs: Obj[]): { text: string; configMap: Obj; volume: Obj; mount: Obj; env: Record<string, string> } {
+      const env = envOf(docs);
+      const podSpec = one(docs, 'Deployment').spec.template.spec;
+      const mount = podSpec.containers[0].volumeMounts.find((m: Obj) => m.mountPath === ACCESS_DIR);
+      assert.ok(mount, `a mount at ${ACCESS_DIR}`);
+      const volume = podSpec.volumes.find((v: Obj) => v.name === mount.name);
+      assert.equal(path.posix.dirname(env.access_file), mount.mountPath, 'access_file lies in the mounted folder');
+      const configMap = one(docs, 'ConfigMap');
+      assert.equal(volume.configMap.name, configMap.metadata.name, 'the volume is the rendered ConfigMap');
+      const text = configMap.data[path.posix.basename(env.access_file)];
+      assert.equal(typeof text, 'string', 'access_file names a key of the ConfigMap');
+      return { text, configMap, volume, mount, env };
+    }
+
+    for (const file of [ACCESS, ACCESS_LIST]) {
+      renderIt(`ci/${path.basename(file)}: the ConfigMap holds exactly access.rules, which the gateway's own parser accepts`, () => {
+        const docs = renderOk({ files: [file] });
+        const { text, configMap } = mountedAccessFile(docs);
+        assert.equal(configMap.metadata.name, 'federated-gateway-access');
+        assert.deepEqual(Object.keys(configMap.data), ['access.yaml']);
+        const merged = helmMerge(values, readYaml(file));
+        assert.deepEqual(yamlDocuments(text), accessObjects(merged), 'the same objects as the values give');
+        const parsed = parseAccessFile(text, 'rendered access.yaml');
+        const kinds = accessObjects(merged).map((o) => (o as Obj).kind);
+        assert.equal(parsed.issuers.length, kinds.filter((k) => k === 'JwtIssuer').length);
+        assert.equal(parsed.roles.length, kinds.filter((k) => k === 'Role').length);
+        assert.equal(parsed.policies.length, kinds.filter((k) => k === 'Policy').length);
+      });
+    }
+
+    renderIt('ci/access-values.yaml has two issuers and three Roles with their Policies', () => {
+      const docs = renderOk({ files: [ACCESS] });
+      const env = envOf(docs);
+      const parsed = parseAccessFile(mountedAccessFile(docs).text, 'rendered access.yaml');
+      const issuers = [env.issuer, ...parsed.issuers.map((i) => i.iss)];
+      assert.equal(new Set(issuers.filter(Boolean)).size, 2, `two issuers: ${issuers}`);
+      assert.deepEqual(parsed.roles.map((r) => r.name).sort(), ['ci-invoker', 'dashboards', 'dev-deployers']);
+      const policies = new Set(parsed.policies.map((p) => p.name));
+      for (const role of parsed.roles) assert.ok(role.policies.every((p) => policies.has(p)), `${role.name}'s Policies are defined`);
+      const actions = (policy: string) => parsed.policies.find((p) => p.name === policy)!.statements.flatMap((st) => st.actions);
+      assert.ok(actions('read-only').every((a) => /:(List|Get|Logs|Info)$/.test(a)), 'dashboards only read');
+      assert.deepEqual(parsed.policies.find((p) => p.name === 'invoke-resize-image')!.statements, [
+        { sid: 'invoke', actions: ['Function:Invoke'], resources: ['openfaas-fn:resize-image'] },
+      ]);
+    });
+
+    renderIt("starts the gateway's configuration from what the chart renders: the issuers of the environment and of the file", () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-access-'));
+      try {
+        fs.writeFileSync(path.join(dir, BASIC_AUTH_USER_FILE), 'admin');
+        fs.writeFileSync(path.join(dir, BASIC_AUTH_PASSWORD_FILE), 'secret');
+        for (const file of [ACCESS, ACCESS_LIST]) {
+          const docs = renderOk({ files: [file] });
+          const { text, env } = mountedAccessFile(docs);
+          const accessFile = path.join(dir, path.basename(file));
+          fs.writeFileSync(accessFile, text);
+          // The pod's paths, moved to this machine: the secret folder and the mounted file.
+          const config = loadConfig({ ...env, secret_mount_path: dir, access_file: accessFile });
+          const merged = helmMerge(values, readYaml(file));
+          const expected = [...(merged.issuer ? [merged.issuer] : []), ...accessIssuers(merged)];
+          assert.deepEqual(config.issuers.map((i) => i.iss), expected, path.basename(file));
+          assert.equal(config.defaultNamespace, merged.access.defaultNamespace);
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    renderIt('mounts the ConfigMap read-only as a folder (no subPath) and points access_file at it', () => {
+      for (const file of [ACCESS, ACCESS_LIST]) {
+        const { mount, volume, env } = mountedAccessFile(renderOk({ files: [file] }));
+        assert.deepEqual(mount, { name: volume.name, mountPath: ACCESS_DIR, readOnly: true });
+        assert.deepEqual(volume, { name: volume.name, configMap: { name: 'federated-gateway-access' } }, 'the whole ConfigMap, no items');
+        assert.equal(env.access_file, `${ACCESS_DIR}/access.yaml`);
+        assert.equal(env.default_namespace, 'openfaas-fn');
+      }
+      const keyed = renderOk({ files: [ACCESS], set: { 'access.key': 'iam.yaml', fullnameOverride: 'fgw' } });
+      const { configMap, env } = mountedAccessFile(keyed);
+      assert.equal(configMap.metadata.name, 'fgw-access');
+      assert.equal(env.access_file, `${ACCESS_DIR}/iam.yaml`);
+    });
+
+    renderIt('puts no checksum of the access file on the pods: the gateway reloads it live', () => {
+      const plain = one(renderOk({ files: [MINIMAL] }), 'Deployment').spec.template.metadata;
+      for (const file of [ACCESS, ACCESS_LIST]) {
+        const pod = one(renderOk({ files: [file] }), 'Deployment').spec.template.metadata;
+        assert.deepEqual(pod.annotations, plain.annotations, 'the same pod annotations as without an access file');
+        const other = helmMerge(readYaml(file), { access: { rules: accessObjects(readYaml(file)).slice().reverse() } });
+        const changed = one(renderOk({ files: [tempValues(other)] }), 'Deployment').spec.template;
+        assert.deepEqual(changed, one(renderOk({ files: [file] }), 'Deployment').spec.template, 'changed rules leave the pod template alone');
+      }
+    });
+
+    renderIt('renders the same objects from a list, a multi-document YAML string and a JSON array string', () => {
+      const objects = accessObjects(readYaml(ACCESS_LIST));
+      const base = readYaml(ACCESS_LIST);
+      const forms: Record<string, unknown> = {
+        list: objects,
+        yaml: objects.map((o) => YAML.stringify(o)).join('---\n'),
+        'yaml with comments and a leading ---': `# the vendor's manifests\n---\n${objects.map((o) => YAML.stringify(o)).join('---\n# next\n')}---\n`,
+        json: JSON.stringify(objects, null, 2),
+      };
+      for (const [form, rules] of Object.entries(forms)) {
+        const docs = renderOk({ files: [tempValues(helmMerge(base, { access: { rules } }))] });
+        const { text } = mountedAccessFile(docs);
+        const parsed = parseAccessFile(text, `${form} form`);
+        assert.deepEqual(parsed, parseAccessFile(JSON.stringify(objects), 'the objects'), `${form}: what the gateway reads`);
+        if (typeof rules === 'string') assert.equal(text, rules, `${form}: passed through byte for byte`);
+        // The JwtIssuers are found in every form: the NetworkPolicy lets out to their ports.
+        const idp = one(docs, 'NetworkPolicy').spec.egress[1].ports.map((p: Obj) => p.port);
+        assert.deepEqual(idp, [443, 8080], `${form}: IdP ports`);
+      }
+    });
+
+    renderIt('with JwtIssuers only, leaves issuer and audience out and takes the IdP ports from them', () => {
+      const docs = renderOk({ files: [ACCESS_LIST] });
+      const env = envOf(docs);
+      assert.equal(env.issuer, undefined);
+      assert.equal(env.audience, undefined);
+      const { networkPolicy } = { networkPolicy: one(docs, 'NetworkPolicy').spec };
+      assert.deepEqual(networkPolicy.egress[1].ports, [
+        { port: 443, protocol: 'TCP' },
+        { port: 8080, protocol: 'TCP' },
+      ]);
+      const withIssuer = renderOk({ files: [ACCESS], set: { 'networkPolicy.enabled': true, issuer: 'https://idp.example.com:8443/realms/x' } });
+      assert.deepEqual(one(withIssuer, 'NetworkPolicy').spec.egress[1].ports.map((p: Obj) => p.port), [8443, 443], 'issuer and the JwtIssuer');
+    });
+
+    renderIt('mounts an existing ConfigMap by name and key, and renders none', () => {
+      const docs = renderOk({ files: [ACCESS_EXISTING] });
+      assert.equal(docs.filter((d) => d.kind === 'ConfigMap').length, 0);
+      const env = envOf(docs);
+      const podSpec = one(docs, 'Deployment').spec.template.spec;
+      const mount = podSpec.containers[0].volumeMounts.find((m: Obj) => m.mountPath === ACCESS_DIR);
+      const volume = podSpec.volumes.find((v: Obj) => v.name === mount.name);
+      assert.deepEqual(volume.configMap, { name: 'openfaas-gateway-access' });
+      assert.deepEqual(mount, { name: volume.name, mountPath: ACCESS_DIR, readOnly: true });
+      assert.equal(env.access_file, `${ACCESS_DIR}/iam.yaml`);
+      assert.equal(env.default_namespace, 'team-a');
+      assert.equal(env.issuer, 'https://keycloak.example.com/realms/openfaas');
+      // Without issuer too: the ConfigMap's JwtIssuers are then the only issuers.
+      const alone = envOf(renderOk({ set: { 'access.existingConfigMap': 'gateway-access' } }));
+      assert.equal(alone.access_file, `${ACCESS_DIR}/access.yaml`);
+      assert.equal(alone.issuer, undefined);
+    });
+
+    renderIt('keeps a long release name within 63 characters', () => {
+      const long = 'a'.repeat(63);
+      const docs = renderOk({ files: [ACCESS], set: { fullnameOverride: long } });
+      const { configMap } = mountedAccessFile(docs);
+      assert.ok(configMap.metadata.name.length <= 63, configMap.metadata.name);
+      assert.match(configMap.metadata.name, /-access$/);
+    });
+
+    renderIt('without an access file: no ConfigMap, no access_file, no access volume', () => {
+      const docs = renderOk({ files: [MINIMAL] });
+      assert.equal(docs.filter((d) => d.kind === 'ConfigMap').length, 0);
+      assert.equal(envOf(docs).access_file, undefined);
+      assert.equal(one(docs, 'Deployment').spec.template.spec.volumes.some((v: Obj) => v.configMap), false);
+      for (const rules of ['', '  \n']) {
+        const docs = renderOk({ files: [MINIMAL, tempValues({ access: { rules } })] });
+        assert.equal(envOf(docs).access_file, undefined, JSON.stringify(rules));
+        assert.equal(docs.filter((d) => d.kind === 'ConfigMap').length, 0, JSON.stringify(rules));
+      }
+    });
+  });
+
   describe('refuses bad configuration with a reason', () => {
     const fails = (opts: RenderOptions, reason: RegExp) => {
       const r = render(opts);
@@ -967,6 +1259,36 @@ describe('chart rendering', () => {
     });
     renderIt('a scrape timeout above the interval', () =>
       fails({ files: [MINIMAL], set: { 'serviceMonitor.enabled': true, 'serviceMonitor.scrapeTimeout': '1m' } }, /scrapeTimeout/));
+    renderIt('access.rules and access.existingConfigMap together', () => {
+      const both = { files: [path.join(ciDir, 'access-values.yaml')], set: { 'access.existingConfigMap': 'gateway-access' } };
+      fails(both, /access\.existingConfigMap/);
+      // Past the schema (helm --skip-schema-validation), the templates say what to do.
+      fails({ ...both, flags: ['--skip-schema-validation'] }, /access\.rules and access\.existingConfigMap are both set: give the access file one way/);
+    });
+    renderIt('no issuer and no access file', () => {
+      fails({}, /issuer is required: .*or give an access file whose JwtIssuers are the issuers \(access\.rules or access\.existingConfigMap\)/);
+      fails({ files: [tempValues({ access: { rules: ' \n', existingConfigMap: '' } })] }, /issuer is required/);
+    });
+    renderIt('with an access file, issuer without audience or audience without issuer', () => {
+      const access = path.join(ciDir, 'access-list-values.yaml');
+      fails({ files: [access], set: { issuer: 'https://idp.example.com' } }, /audience is required with issuer/);
+      fails({ files: [access], set: { audience: 'fed-gw' } }, /issuer is required with audience/);
+      fails({ set: { 'access.existingConfigMap': 'cm', audience: 'fed-gw' } }, /issuer is required with audience/);
+    });
+    renderIt('access.rules without a JwtIssuer and no issuer', () => {
+      const rules = readYaml(path.join(ciDir, 'access-values.yaml')).access.rules.split(/^---$/m).slice(1).join('---');
+      fails({ files: [tempValues({ access: { rules } })] }, /access\.rules holds no JwtIssuer and issuer is unset/);
+      renderOk({ files: [tempValues({ issuer: 'https://idp.example.com', audience: 'fed-gw', access: { rules } })] });
+    });
+    renderIt('access.rules that is no YAML mapping', () => {
+      fails({ files: [tempValues({ access: { rules: 'kind: JwtIssuer\n---\n- a list\n' } })] }, /access\.rules: document 2 is not a YAML mapping/);
+      fails({ files: [tempValues({ access: { rules: '[1, 2]' } })] }, /access\.rules is not a JSON array of objects/);
+    });
+    renderIt('a NetworkPolicy with an existing access ConfigMap, no issuer and no IdP ports', () => {
+      fails({ set: { 'access.existingConfigMap': 'cm', 'networkPolicy.enabled': true } }, /networkPolicy\.egress\.idp\.ports is required/);
+      const spec = one(renderOk({ set: { 'access.existingConfigMap': 'cm', 'networkPolicy.enabled': true, 'networkPolicy.egress.idp.ports[0]': 443 } }), 'NetworkPolicy').spec;
+      assert.deepEqual(spec.egress[1].ports, [{ port: 443, protocol: 'TCP' }]);
+    });
     renderIt('autoscaling bounds the wrong way round', () =>
       fails({ files: [MINIMAL], set: { 'autoscaling.enabled': true, 'autoscaling.maxReplicas': 1 } }, /maxReplicas/));
   });
