@@ -31,6 +31,11 @@ export interface IdentityProviderOptions {
   clients?: IdentityProviderClient[];
   signingAlg?: 'RS256' | 'ES256';
   accessTokenTtlSeconds?: number;
+  /**
+   * More claims for the access tokens of a client (oidc-provider's extraTokenClaims), such as the
+   * azp, groups or realm_access.roles a Keycloak token carries; undefined adds none.
+   */
+  extraClaims?: (clientId: string) => Record<string, unknown> | undefined;
 }
 
 export interface ClientCredentialsRequest {
@@ -101,6 +106,9 @@ export class TestIdentityProvider {
       jwks: { keys: [privateJwk(key)] },
       cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
       ttl: { ClientCredentials: ttl },
+      ...(opts.extraClaims
+        ? { extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => opts.extraClaims?.(token.clientId ?? '') }
+        : {}),
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
