@@ -13,6 +13,8 @@ export interface AccessFileWatcherOptions {
   /** A new version (or a vanished file) refused; the last good one stays. */
   readonly onRejected: (error: AccessFileError) => void;
   readonly intervalMs?: number;
+  /** The content already read and checked at start (by the configuration): the version in force, whatever the file holds now. */
+  readonly initialContent?: string;
 }
 
 /**
@@ -26,7 +28,8 @@ export class AccessFileWatcher {
   private lastSeen: string;
   private goodHash: string;
   private readonly timer: NodeJS.Timeout;
-  private checking: Promise<void> | undefined;
+  /** Looks run one after another; each check() call gets a look of its own that starts after the last. */
+  private checks: Promise<void> = Promise.resolve();
 
   constructor(
     readonly path: string,
@@ -34,7 +37,7 @@ export class AccessFileWatcher {
   ) {
     let content: string;
     try {
-      content = readFileSync(path, 'utf8');
+      content = options.initialContent ?? readFileSync(path, 'utf8');
     } catch (err) {
       throw new AccessFileError(path, [readProblem(err)]);
     }
@@ -53,10 +56,11 @@ export class AccessFileWatcher {
     return this.current.policy;
   }
 
-  /** Looks at the file now (the timer calls it); resolves when the callbacks have run. */
+  /** Looks at the file (the timer calls it), after any look already running; resolves when the callbacks have run. */
   check(): Promise<void> {
-    this.checking ??= this.look().finally(() => (this.checking = undefined));
-    return this.checking;
+    const next = this.checks.then(() => this.look());
+    this.checks = next.catch(() => undefined);
+    return next;
   }
 
   close(): void {

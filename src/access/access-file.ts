@@ -276,15 +276,18 @@ export function parseAccessFile(text: string, source: string): AccessDocument {
   return toDocument(parsed.data);
 }
 
-/** Reads and parses an access file; a file that cannot be read is an AccessFileError too. */
-export function loadAccessFile(path: string): AccessDocument {
-  let content: string;
+/** Reads an access file's text; a file that cannot be read is an AccessFileError. */
+export function readAccessFile(path: string): string {
   try {
-    content = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new AccessFileError(path, [readProblem(err)]);
   }
-  return parseAccessFile(content, path);
+}
+
+/** Reads and parses an access file. */
+export function loadAccessFile(path: string): AccessDocument {
+  return parseAccessFile(readAccessFile(path), path);
 }
 
 /** Why a file could not be read, in words an operator can act on. */

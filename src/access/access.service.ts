@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import type { VerifiedToken } from '../auth/verified-token';
 import { GATEWAY_CONFIG } from '../config/config.module';
-import { accessIssuers, ENV_ISSUER_NAME, GatewayConfig } from '../config/gateway-config';
+import { accessIssuers, GatewayConfig } from '../config/gateway-config';
 import { MetricsService } from '../observability/metrics.service';
 import { AccessDocument } from './access-file';
 import { AccessFileWatcher } from './access-file-watcher';
@@ -35,7 +35,9 @@ export class AccessService implements OnModuleDestroy {
     }
     this.policy = AccessPolicy.compile(config.access);
     this.logger.log(`permissions from ${config.accessFile}: ${describe(config.access)}`);
+    // Seeded with the text the configuration checked: a version written since is a change, applied on the first look.
     this.watcher = new AccessFileWatcher(config.accessFile, {
+      initialContent: config.accessContent,
       onChange: (document, policy) => this.use(document, policy),
       onRejected: (err) => this.reject(err.problems),
     });
@@ -73,8 +75,7 @@ export class AccessService implements OnModuleDestroy {
   }
 
   private use(document: AccessDocument, policy: AccessPolicy): void {
-    const env = this.keys.all().find((keys) => keys.settings.name === ENV_ISSUER_NAME)?.settings;
-    const issuers = accessIssuers(env, document, env?.algorithms ?? this.config.issuers[0].algorithms);
+    const issuers = accessIssuers(this.config.environmentIssuer, document, this.config.algorithms);
     if (typeof issuers === 'string') return this.reject([issuers]);
     if (issuers.length === 0) return this.reject(['accepts no issuer: add a JwtIssuer to it, or set issuer and audience']);
     this.keys.use(issuers);

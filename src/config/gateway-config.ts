@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AccessDocument, AccessFileError, loadAccessFile } from '../access/access-file';
+import { AccessDocument, AccessFileError, parseAccessFile, readAccessFile } from '../access/access-file';
 import { parseDuration } from './duration';
 
 export const DEFAULT_PORT = 8080;
@@ -57,8 +57,13 @@ export interface GatewayConfig {
   readonly clockSkewMs: number;
   /** The access file's path, when permissions are on. */
   readonly accessFile: string | undefined;
-  /** The access file as read at start (the access module re-reads it when it changes). */
+  /** The access file as read at start (the access module re-reads it when it changes), and its text. */
   readonly access: AccessDocument | undefined;
+  readonly accessContent: string | undefined;
+  /** The issuer that `issuer`/`audience` describe, when set. */
+  readonly environmentIssuer: IssuerSettings | undefined;
+  /** The `algorithms` variable: the environment issuer's, and the default of every JwtIssuer. */
+  readonly algorithms: readonly Algorithm[];
   /** The namespace OpenFaaS acts on when a request names none. */
   readonly defaultNamespace: string;
   readonly jwksRefreshMs: number;
@@ -271,10 +276,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     }
   }
   let access: AccessDocument | undefined;
+  let accessContent: string | undefined;
   const accessFile = env.access_file?.trim() || undefined;
   if (accessFile) {
     try {
-      access = loadAccessFile(accessFile);
+      accessContent = readAccessFile(accessFile);
+      access = parseAccessFile(accessContent, accessFile);
     } catch (err) {
       if (!(err instanceof AccessFileError)) throw err;
       problems.push(...err.problems.map((problem) => `access_file: ${accessFile}: ${problem}`));
@@ -285,9 +292,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (!issuerSet && (audienceSet || !accessFile)) problems.push(`issuer: is required${audienceSet ? ' with audience' : ''}; set it to the OIDC issuer URL, e.g. https://keycloak.example.com/realms/vendor`);
   if (!audienceSet && (issuerSet || !accessFile)) problems.push(`audience: is required${issuerSet ? ' with issuer' : ''}; set it to the audience(s) your tokens carry, comma-separated, e.g. openfaas-gateway`);
   let issuers: readonly IssuerSettings[] = [];
+  let fromEnvironment: IssuerSettings | undefined;
   if (parsed.success) {
     const v = parsed.data;
-    const merged = accessIssuers(v.issuer !== undefined && v.audience !== undefined ? environmentIssuer(v) : undefined, access, v.algorithms);
+    fromEnvironment = v.issuer !== undefined && v.audience !== undefined ? environmentIssuer(v) : undefined;
+    const merged = accessIssuers(fromEnvironment, access, v.algorithms);
     if (typeof merged === 'string') problems.push(merged);
     else issuers = merged;
     if (access !== undefined && issuers.length === 0 && typeof merged !== 'string') {
@@ -308,6 +317,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     clockSkewMs: v.clock_skew,
     accessFile,
     access,
+    accessContent,
+    environmentIssuer: fromEnvironment,
+    algorithms: Object.freeze(v.algorithms),
     defaultNamespace: v.default_namespace,
     jwksRefreshMs: v.jwks_refresh,
     jwksCooldownMs: v.jwks_cooldown,
@@ -346,6 +358,9 @@ function environmentIssuer(v: Parsed): IssuerSettings {
 export function accessIssuers(env: IssuerSettings | undefined, access: AccessDocument | undefined, algorithms: readonly Algorithm[]): readonly IssuerSettings[] | string {
   const issuers: IssuerSettings[] = env ? [env] : [];
   for (const spec of access?.issuers ?? []) {
+    if (env && spec.name === env.name) {
+      return `access_file: JwtIssuer "${spec.name}": metadata.name "${env.name}" names the issuer variable's issuer in metrics and status; choose another name`;
+    }
     const clash = issuers.find((other) => other.iss === spec.iss);
     if (clash) {
       const other = clash.name === ENV_ISSUER_NAME ? 'the issuer variable' : `JwtIssuer "${clash.name}"`;

@@ -171,11 +171,6 @@ describe('two JwtIssuers, two real OpenID Providers, no issuer variable', () => 
 
   it(
     "a reload that leaves both JwtIssuers as they were keeps each one's algorithms (A's own list is not B's default)",
-    {
-      todo:
-        "defect: src/access/access.service.ts use(): without the issuer variable, JwtIssuers naming no algorithms get config.issuers[0].algorithms " +
-        "(the first JwtIssuer's own list, here [ES256]) on every reload, so B's RS256 tokens are refused 401 after any reload",
-    },
     async () => {
       assert.ok(idpB);
       const ops = await idpA.clientCredentialsToken({ clientId: 'ops' });
@@ -306,11 +301,6 @@ describe('a JwtIssuer named "env" without the issuer variable', () => {
 
   it(
     'is an issuer like any other: a later version of the file applies',
-    {
-      todo:
-        'defect: src/access/access.service.ts use() takes the issuer whose name is "env" (ENV_ISSUER_NAME) for the issuer variable, so a JwtIssuer named env ' +
-        'clashes with itself ("is also the issuer variable") and every reload is refused',
-    },
     async () => {
       const token = await idp.clientCredentialsToken();
       assertListed(g.h, await get(g.h, '/system/functions?namespace=team-a', token), 'team-a');

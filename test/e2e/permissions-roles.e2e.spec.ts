@@ -309,11 +309,6 @@ describe('Roles, GraphQL and audit under an access file', () => {
 
     it(
       'functions without a namespace skips a namespace the token may list that OpenFaaS does not have',
-      {
-        todo:
-          'defect: src/admin/functions.service.ts list(): with named NS:* grants it asks OpenFaaS for every granted namespace, and one that OpenFaaS ' +
-          'refuses (400: not an OpenFaaS namespace) fails the whole query with UPSTREAM_ERROR instead of listing the others',
-      },
       async () => {
         const res = await gql(g.h, await real('gql-ahead'), '{ functions { name namespace } }');
         assert.equal(res.errors, undefined, res.text);
