@@ -659,7 +659,7 @@ describe('chart values and schema', () => {
     assert.equal(values.replicas, 1);
     assert.equal(values.allowInvoke, false);
     assert.deepEqual(values.logs, { debug: false, format: 'console' });
-    assert.deepEqual(values.resources.requests, { memory: '64Mi', cpu: '100m' });
+    assert.deepEqual(values.resources.requests, { memory: '160Mi', cpu: '100m' });
     assert.deepEqual(values.nodeSelector, {});
     assert.deepEqual(values.tolerations, []);
     assert.deepEqual(values.affinity, {});
