@@ -65,13 +65,27 @@ export async function forkChild(name: string, script: string, env: Record<string
 }
 
 /**
+ * The node flags the image starts the gateway with (the Dockerfile's CMD), or BENCH_NODE_FLAGS
+ * when set (space-separated; empty for none), to compare.
+ */
+export function gatewayNodeFlags(): string[] {
+  const override = process.env.BENCH_NODE_FLAGS;
+  if (override !== undefined) return override.split(' ').filter(Boolean);
+  const dockerfile = readFileSync(join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+  if (!cmd) throw new Error('the Dockerfile has no CMD ["node", ...] line');
+  const argv = JSON.parse(cmd[1] as string) as string[];
+  return argv.slice(1, -1);
+}
+
+/**
  * The gateway exactly as a container runs it, `node build/src/main.js` with its environment; its
  * log lines go where a container's go, to a stream nobody waits on.
  */
 export async function spawnGateway(env: Record<string, string>, name = 'gateway'): Promise<Measured> {
   const [port, metricsPort] = await freePorts(2);
   const main = join(__dirname, '..', 'src', 'main.js');
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...gatewayNodeFlags(), main], {
     env: { PATH: process.env.PATH ?? '', ...env, port: String(port), metrics_port: String(metricsPort) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -49,8 +49,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   // After init, so that every request listener registered there (Express, Apollo's drain
   // tracking) sits behind the front door.
   await app.init();
-  const tracker = app.get(RequestTracker);
-  attachFrontDoor(server, app.get(ProxyService), tracker, config.writeTimeoutMs);
+  const proxy = app.get(ProxyService);
+  attachFrontDoor(server, proxy, app.get(RequestTracker), config.writeTimeoutMs);
   // No host: every address, IPv4 and IPv6 (a dual-stack cluster reaches it either way).
   await (options.host === undefined ? app.listen(config.port) : app.listen(config.port, options.host));
   const metricsPort = await app.get(MetricsServer).listen(config.metricsPort, options.host);
@@ -62,7 +62,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     server,
     port,
     metricsPort,
-    close: () => (closing ??= drainAndClose(app, server, tracker, config.shutdownTimeoutMs).finally(() => log.flush())),
+    close: () => (closing ??= drainAndClose(app, server, proxy, config.shutdownTimeoutMs).finally(() => log.flush())),
     flushLogs: () => log.flush(),
   };
 }
@@ -76,13 +76,14 @@ function configureServer(server: Server, config: GatewayConfig): void {
   server.keepAliveTimeout = 5_000;
 }
 
-async function drainAndClose(app: INestApplication, server: Server, tracker: RequestTracker, graceMs: number): Promise<void> {
+async function drainAndClose(app: INestApplication, server: Server, proxy: ProxyService, graceMs: number): Promise<void> {
   // Node keeps connections alive while the server closes; every response from now on says
   // Connection: close instead, so that no caller sends a request on a socket about to go.
   const closeAfterResponse = (_req: unknown, res: { setHeader(name: string, value: string): void }) => res.setHeader('connection', 'close');
   server.prependListener('request', closeAfterResponse);
   server.prependListener('checkContinue', closeAfterResponse);
-  for (const res of tracker.responsesInFlight()) if (!res.headersSent) res.setHeader('connection', 'close');
+  // Proxied exchanges in flight: their heads, still to come, say so too.
+  proxy.closeConnectionsAfterResponses();
   const drained = new Promise<void>((resolve) => server.close(() => resolve()));
   // Connections idle at the signal go at once (server.close); this catches any that go idle later.
   const sweep = setInterval(() => server.closeIdleConnections(), 100);

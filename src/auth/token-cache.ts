@@ -12,9 +12,10 @@ export type KeyHeld = (token: VerifiedToken, key: KeyObject) => boolean;
 
 /**
  * Remembers tokens that passed every check, keyed by a SHA-256 of the token (never the token),
- * so repeated calls skip signature verification. Bounded in entries (least recently used go
- * first); an entry lapses at the token's exp (plus the clock skew) and as soon as the key that
- * verified it is no longer held.
+ * so repeated calls skip signature verification. Bounded in entries, the oldest going first: a
+ * hit changes nothing, so the hot path never reshapes the long-lived map (tokens live minutes,
+ * and a token pushed out is simply verified again). An entry lapses at the token's exp (plus the
+ * clock skew) and as soon as the key that verified it is no longer held.
  */
 export class TokenCache {
   private readonly entries = new Map<string, CacheEntry>();
@@ -47,8 +48,6 @@ export class TokenCache {
       this.misses++;
       return undefined;
     }
-    this.entries.delete(hash);
-    this.entries.set(hash, entry);
     this.hits++;
     return entry;
   }

@@ -55,8 +55,8 @@ export interface AppLog {
   flush(): void;
 }
 
-/** Lines wait in memory until this many bytes are ready (one write for many lines) ... */
-const LOG_BATCH_BYTES = 4096;
+/** Lines wait in memory until this many bytes are ready (one write for many lines; sonic-boom writes at most 16 KiB at once) ... */
+const LOG_BATCH_BYTES = 16_000;
 /** ... or this long, whichever comes first. */
 const LOG_FLUSH_MS = 250;
 /** While stdout does not keep up, at most this much waits; later lines are dropped and counted. */

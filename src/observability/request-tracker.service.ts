@@ -50,7 +50,6 @@ export function noteFailure(req: IncomingMessage, error: GatewayError): void {
 export class RequestTracker {
   private readonly idPrefix = `${randomBytes(8).toString('hex')}-`;
   private sequence = 0;
-  private readonly inflight = new Set<ServerResponse>();
 
   constructor(
     private readonly accessLog: AccessLog,
@@ -64,17 +63,8 @@ export class RequestTracker {
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : this.idPrefix + (++this.sequence).toString(36);
     const track: Track = { id, route, started: performance.now(), url: req.url ?? '/', caller: undefined, failure: undefined, peek: undefined, action: undefined, access: undefined };
     (req as TrackedRequest)[TRACK] = track;
-    this.inflight.add(res);
-    res.once('close', () => {
-      this.inflight.delete(res);
-      this.finish(track, req as TrackedRequest, res);
-    });
+    res.once('close', () => this.finish(track, req as TrackedRequest, res));
     return track;
-  }
-
-  /** Responses not yet closed (shutdown tells their callers to close the connection). */
-  responsesInFlight(): Iterable<ServerResponse> {
-    return this.inflight;
   }
 
   /**

@@ -58,6 +58,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly logger = new Logger(ProxyService.name);
   private readonly agent: HttpAgent;
   private readonly proxy: ReturnType<typeof createProxyServer>;
+  /** Set when the gateway drains: every response head from then on asks the caller to close its connection. */
+  private closingConnections = false;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -112,6 +114,11 @@ export class ProxyService implements OnModuleDestroy {
     } else {
       this.forward(req, res, exchange, verdict, expectsContinue);
     }
+  }
+
+  /** Shutdown: responses whose head is still to be written tell their callers to close the connection. */
+  closeConnectionsAfterResponses(): void {
+    this.closingConnections = true;
   }
 
   /** Sockets the upstream agent holds: in use by an exchange, and kept alive for reuse. */
@@ -246,6 +253,7 @@ export class ProxyService implements OnModuleDestroy {
     const reason = upstream.statusMessage;
     const headers = responseHeaders(upstream.headers);
     headers['x-request-id'] = exchange.track.id;
+    if (this.closingConnections) headers.connection = 'close';
     try {
       if (status < 100) throw new RangeError(`status ${status}`);
       res.writeHead(status, reason && UNWRITABLE_REASON.test(reason) ? undefined : reason, headers);
@@ -335,7 +343,7 @@ export class ProxyService implements OnModuleDestroy {
     const { status, headers, body } = toErrorResponse(error);
     if (exchange) headers['x-request-id'] = exchange.track.id;
     // An unread request body cannot be skipped on a kept-alive connection.
-    if (hasUnreadBody(req)) headers.connection = 'close';
+    if (hasUnreadBody(req) || this.closingConnections) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
