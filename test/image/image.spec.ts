@@ -372,7 +372,7 @@ describe('Dockerfile and .dockerignore', () => {
     const userAt = lines.indexOf('USER 1000:1000');
     assert.ok(lines.slice(userAt).every((l) => !l.startsWith('RUN ')), 'USER follows every RUN step');
     assert.deepEqual(lines.filter((l) => l.startsWith('EXPOSE ')).flatMap((l) => l.split(/\s+/).slice(1)).sort(), ['8080', '8082']);
-    assert.equal(lines[lines.length - 1], 'CMD ["node", "dist/main.js"]');
+    assert.equal(lines[lines.length - 1], 'CMD ["node", "--max-semi-space-size=16", "dist/main.js"]');
     const hc = lines.find((l) => l.startsWith('HEALTHCHECK '));
     if (hc) assert.match(hc, /\/livez/, 'the health check is the liveness endpoint');
   });
