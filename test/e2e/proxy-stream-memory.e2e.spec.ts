@@ -16,7 +16,7 @@ import { Harness } from './harness';
  * reads of what the gateway sends it.
  */
 
-const TOTAL = 256 * MiB;
+const TOTAL = 512 * MiB;
 const HEAD_END = '\r\n\r\n';
 
 /** The peak of process.memoryUsage().arrayBuffers above where it was at the start, sampled on demand. */
@@ -139,7 +139,7 @@ function rawRequest(gatewayPort: number, head: string, peak: ExternalPeak, uploa
   });
 }
 
-describe('proxy: the memory a 256 MiB body costs', () => {
+describe('proxy: the memory a 512 MiB body costs', () => {
   let h: Harness;
   let openfaas: Server;
   let port: number;
@@ -160,7 +160,7 @@ describe('proxy: the memory a 256 MiB body costs', () => {
   });
 
   it('a download: the read buffers the gateway relays are freed by the collector, not held for the whole body', async () => {
-    peak = new ExternalPeak(64 * MiB);
+    peak = new ExternalPeak(TOTAL / 2);
     const answer = await rawRequest(port, `GET /function/down HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${authorization}\r\n`, peak);
     assert.equal(answer.statusLine, 'HTTP/1.1 200 OK');
     assert.equal(answer.bodyBytes, TOTAL);
@@ -170,7 +170,7 @@ describe('proxy: the memory a 256 MiB body costs', () => {
 
   it('an upload: the pieces of the body node:http copies are freed by the collector, not held for the whole body', async () => {
     // OpenFaaS's reads of the body are in this process too.
-    peak = new ExternalPeak(96 * MiB);
+    peak = new ExternalPeak(TOTAL / 2);
     const head = `POST /function/up HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${authorization}\r\nContent-Length: ${TOTAL}\r\n`;
     const answer = await rawRequest(port, head, peak, { block, total: TOTAL });
     assert.equal(answer.statusLine, 'HTTP/1.1 200 OK');
