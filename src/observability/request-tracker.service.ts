@@ -29,8 +29,6 @@ export interface Track {
   action: AuditAction | null | undefined;
   /** The permission decision, when an access file is in force. */
   access: AccessDecision | undefined;
-  /** Run first when the response closes (the proxy frees the upstream side of an aborted exchange). */
-  onClose: (() => void) | undefined;
 }
 
 type TrackedRequest = IncomingMessage & { [TRACK]?: Track; user?: VerifiedToken };
@@ -63,13 +61,9 @@ export class RequestTracker {
   start(req: IncomingMessage, res: ServerResponse, route: RouteClass): Track {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : this.idPrefix + (++this.sequence).toString(36);
-    const track: Track = { id, route, started: performance.now(), url: req.url ?? '/', caller: undefined, failure: undefined, peek: undefined, action: undefined, access: undefined, onClose: undefined };
+    const track: Track = { id, route, started: performance.now(), url: req.url ?? '/', caller: undefined, failure: undefined, peek: undefined, action: undefined, access: undefined };
     (req as TrackedRequest)[TRACK] = track;
-    // The one 'close' listener of the request (a second would make node keep an array of them).
-    res.on('close', () => {
-      track.onClose?.();
-      this.finish(track, req as TrackedRequest, res);
-    });
+    res.once('close', () => this.finish(track, req as TrackedRequest, res));
     return track;
   }
 

@@ -94,7 +94,7 @@ export class ProxyService implements OnModuleDestroy {
     if (req.socket.timeout) req.socket.setTimeout(0);
     const exchange: Exchange = { route, track, upstreamRequest: undefined, upstreamResponse: undefined, timer: undefined, settled: false, namespacesFor: undefined };
     req[EXCHANGE] = exchange;
-    track.onClose = () => this.callerClosed(res, exchange);
+    res.once('close', () => this.callerClosed(res, exchange));
     if (route === 'function' && !this.config.allowInvoke) {
       return this.refuse(req, res, new GatewayError('invoke_disabled', 'Invoking functions through this gateway is turned off (allow_invoke=false).'));
     }
