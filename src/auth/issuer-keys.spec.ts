@@ -49,6 +49,23 @@ describe('IssuerKeys against a controllable JWKS', () => {
     assert.deepEqual(IDP_FETCH_LIMITS, { timeoutMs: 5_000, maxBytes: 512 * 1024 });
   });
 
+  it('issInternal: discovery and the JWKS are fetched at the in-cluster address, the public issuer still matched exactly', async () => {
+    const publicIss = 'https://keycloak.example.invalid/realms/vendor';
+    jwks.setDiscovery({ issuer: publicIss, jwks_uri: 'https://keycloak.example.invalid/jwks' });
+    try {
+      const config = testConfig({ issuer: jwks.issuer });
+      const keys = new IssuerKeys({ ...config.issuers[0], iss: publicIss, fetchBase: jwks.issuer }, { refreshMs: config.jwksRefreshMs, cooldownMs: config.jwksCooldownMs });
+      services.push(keys);
+      jwks.resetCounters();
+      await keys.refresh();
+      assert.deepEqual([jwks.discoveryFetches, jwks.jwksFetches], [1, 1]);
+      assert.equal(keys.status().jwksUri, jwks.jwksUri, 'the public jwks_uri, fetched at the in-cluster origin');
+      assert.deepEqual(kids(keys), [first]);
+    } finally {
+      jwks.setDiscovery({});
+    }
+  });
+
   it('refresh() is single flight: 100 concurrent callers share one JWKS fetch', async () => {
     const keys = service(jwks);
     await keys.start();
