@@ -1,5 +1,5 @@
 import http, { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import net, { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 
 export interface RequestOptions {
@@ -197,14 +197,22 @@ export function rawHttp(
   });
 }
 
-/** A port on 127.0.0.1 with nothing listening on it (bound, then released). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+/** Below Linux's ephemeral range (32768-60999 by default), so no other test's listen(0) is given it. */
+const CLOSED_PORT_RANGE = { from: 20_000, to: 32_000 };
+
+/**
+ * A port on 127.0.0.1 with nothing listening on it (bound, then released). It is drawn from below
+ * the ephemeral range: a port released by listen(0) could be handed to a server of a test running
+ * in parallel, and a "closed" upstream would then answer.
+ */
+export async function closedPort(): Promise<number> {
+  for (;;) {
+    const port = CLOSED_PORT_RANGE.from + Math.floor(Math.random() * (CLOSED_PORT_RANGE.to - CLOSED_PORT_RANGE.from));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
